@@ -1,0 +1,61 @@
+"""Named registries of simulators, architectures, metrics and priors.
+
+A :class:`Registry` maps names to objects; it refuses a duplicate name and, asked for an unknown
+one, says which names exist (``unknown architecture 'resnet81'; one of: alexnet, cnn, resnet18``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Callable, Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A mapping from names to objects of one kind.
+
+    Parameters
+    ----------
+    kind : str
+        What the entries are, used in messages ("architecture", "simulator", ...).
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator that adds an object under ``name``; a name can be registered once."""
+
+        def add(obj: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} '{name}' is already registered")
+            self._entries[name] = obj
+            return obj
+
+        return add
+
+    def unknown_message(self, name: str) -> str:
+        """The message for an unknown ``name``: the allowed names and the closest match."""
+        names = sorted(self._entries)
+        text = f"unknown {self.kind} '{name}'; one of: {', '.join(names)}"
+        close = difflib.get_close_matches(str(name), names, n=1)
+        return text + (f" (did you mean '{close[0]}'?)" if close else "")
+
+    def get(self, name: str) -> T:
+        """The object registered as ``name``; ``KeyError`` with the list of names otherwise."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(self.unknown_message(name)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._entries))
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._entries)

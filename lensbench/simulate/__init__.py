@@ -1,0 +1,1 @@
+"""Simulators: parameter draws, populations and image or map rendering."""
