@@ -1,0 +1,54 @@
+"""The registry of simulation kinds a spec may name in ``[simulation] kind``.
+
+Each kind declares the frozen dataclass its ``[simulation]`` table is validated into, the dataclass
+of its ``[survey]`` table with named survey scenarios, and the functions the simulate step calls.
+Simulators register themselves here so their options are declared once, next to their code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from lensbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class SimulationKind:
+    """What the engine needs to know about one kind of simulator.
+
+    Attributes
+    ----------
+    name : str
+        The ``[simulation] kind`` value.
+    config : type
+        Frozen dataclass of the ``[simulation]`` table (without ``kind``).
+    survey : type
+        Frozen dataclass of the ``[survey]`` table.
+    scenarios : dict
+        Named survey instances a spec can pick with ``[survey] scenario = "NAME"``.
+    class_names : callable
+        ``class_names(config) -> list[str]``: the classes this simulator can render.
+    simulate_batch : callable or None
+        ``simulate_batch(config, survey, class_name, n, rng) -> (images, params)`` for kinds
+        that render images in one stage.
+    simulate_signal, observe : callable or None
+        The two stages of kinds whose survey-independent signal is simulated once and observed
+        per survey (``simulate_signal(config, n, rng)``, ``observe(config, survey, signal,
+        with_signal, rng)``).
+    description : str
+        One line for ``lensbench list``.
+    """
+
+    name: str
+    config: type
+    survey: type
+    class_names: Callable[[Any], list[str]]
+    scenarios: dict = field(default_factory=dict)
+    simulate_batch: Callable | None = None
+    simulate_signal: Callable | None = None
+    observe: Callable | None = None
+    description: str = ""
+
+
+SIMULATION_KINDS: Registry[SimulationKind] = Registry("simulation kind")
