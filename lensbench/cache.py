@@ -1,0 +1,125 @@
+"""Content-addressed cache of step outputs.
+
+A step's output lives in ``<root>/<kind>/<key[:2]>/<key>/`` with a ``meta.json``. While it runs,
+the step works in ``<key>.partial/``; that folder survives an interruption so the step can resume
+(finished simulation shards, training checkpoints), and it is renamed into place, in one atomic
+``os.rename``, only when the step has finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lensbench.simulate.priors import Prior
+
+
+def default_root() -> Path:
+    """``$LENSBENCH_CACHE``, else ``$XDG_CACHE_HOME/lensbench``, else ``~/.cache/lensbench``."""
+    if os.environ.get("LENSBENCH_CACHE"):
+        return Path(os.environ["LENSBENCH_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lensbench"
+
+
+def to_jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON types: dataclasses and priors as dicts, tuples as lists.
+
+    Dict keys are kept in their order here; :func:`step_key` sorts them, so a key does not
+    depend on the order in which a spec wrote its tables.
+    """
+    if isinstance(obj, Prior):
+        return {"prior": obj.to_spec()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):  # numpy scalars and arrays
+        return obj.tolist()
+    return obj
+
+
+def step_key(kind: str, version: int, config: Any, input_keys: list[str]) -> str:
+    """sha256 of (step kind, step version, config, input keys) as canonical JSON."""
+    payload = {"kind": kind, "version": version, "config": to_jsonable(config), "inputs": list(input_keys)}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    write_atomic(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=True) + "\n")
+
+
+class Cache:
+    """The folder of finished and partial step outputs.
+
+    Parameters
+    ----------
+    root : Path, optional
+        Cache folder; :func:`default_root` by default.
+    """
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def path(self, kind: str, key: str) -> Path:
+        """Folder of the finished output of step ``kind`` with ``key``."""
+        return self.root / kind / key[:2] / key
+
+    def partial(self, kind: str, key: str) -> Path:
+        """Work folder of a step still running (or interrupted)."""
+        return self.root / kind / key[:2] / f"{key}.partial"
+
+    def has(self, kind: str, key: str) -> bool:
+        """Whether a finished output exists."""
+        return (self.path(kind, key) / "meta.json").is_file()
+
+    def begin(self, kind: str, key: str) -> Path:
+        """The work folder for a step, created (and kept if an earlier run left one)."""
+        work = self.partial(kind, key)
+        work.mkdir(parents=True, exist_ok=True)
+        return work
+
+    def commit(self, kind: str, key: str, meta: dict) -> Path:
+        """Write ``meta.json`` into the work folder and rename it into place."""
+        work = self.partial(kind, key)
+        write_json(work / "meta.json", meta)
+        final = self.path(kind, key)
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(work, final)
+        return final
+
+    def remove(self, kind: str, key: str) -> None:
+        """Forget a finished output and any partial work of it (for ``--force``)."""
+        for path in (self.path(kind, key), self.partial(kind, key)):
+            if path.exists():
+                shutil.rmtree(path)
