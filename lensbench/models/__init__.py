@@ -1,0 +1,123 @@
+"""Network architectures by name, built with keyword-only options.
+
+``build_model("resnet18", in_channels=2, num_outputs=2, input_size=(64, 128))`` returns a plain
+torch module; every model also has ``forward_features(x) -> (N, embedding_dim)`` (the input of
+its last linear block) and an ``embedding_dim`` attribute, for self-supervised pre-training and
+fine-tuning. Models return logits (classification) or raw outputs (regression).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from lensbench.models.alexnet import alexnet
+from lensbench.models.cnn import cnn
+from lensbench.models.resnet import resnet18, resnet50
+from lensbench.models.vgg import vgg11
+from lensbench.models.vit import vit
+from lensbench.registry import Registry
+
+ARCHITECTURES: Registry[Callable[..., nn.Module]] = Registry("architecture")
+for _name, _builder in (("cnn", cnn), ("resnet18", resnet18), ("resnet50", resnet50), ("vgg11", vgg11),
+                        ("alexnet", alexnet), ("vit", vit)):
+    ARCHITECTURES.register(_name)(_builder)
+
+_COMMON_ARGUMENTS = ("in_channels", "num_outputs", "input_size")
+
+
+def model_options(name: str) -> dict[str, Any]:
+    """The options architecture ``name`` accepts, with their defaults.
+
+    Raises
+    ------
+    KeyError
+        For an unknown architecture, with the registry's list of names.
+    """
+    parameters = inspect.signature(ARCHITECTURES.get(name)).parameters.values()
+    return {p.name: p.default for p in parameters if p.name not in _COMMON_ARGUMENTS}
+
+
+def _check_options(name: str, options: dict[str, Any]) -> None:
+    accepted = model_options(name)
+    for option in options:
+        if option not in accepted:
+            close = difflib.get_close_matches(option, list(accepted), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            listing = ", ".join(accepted) if accepted else "none"
+            raise TypeError(f"unknown option '{option}' for architecture '{name}'; accepted: {listing}{hint}")
+
+
+def _check_shape_arguments(in_channels: int, num_outputs: int, input_size: tuple[int, int]) -> None:
+    for argument, value in (("in_channels", in_channels), ("num_outputs", num_outputs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+    if (len(tuple(input_size)) != 2
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in input_size)):
+        raise ValueError(f"input_size must be two positive integers (height, width) in pixels, got {input_size!r}")
+
+
+def _check_forward_shape(name: str, model_on_meta: nn.Module, in_channels: int, num_outputs: int,
+                         input_size: tuple[int, int]) -> None:
+    """Run a shape-only pass on the meta device: the input must survive every layer."""
+    probe = torch.empty(1, in_channels, *input_size, device="meta")
+    try:
+        output = model_on_meta.eval()(probe)
+    except RuntimeError as error:
+        raise ValueError(
+            f"input_size {tuple(input_size)} does not fit architecture '{name}': {error}"
+        ) from None
+    if tuple(output.shape) != (1, num_outputs):
+        raise ValueError(f"architecture '{name}' gives outputs of shape {tuple(output.shape)[1:]}, "
+                         f"expected ({num_outputs},)")
+
+
+def build_model(name: str, *, in_channels: int, num_outputs: int, input_size: tuple[int, int],
+                seed: int | None = None, **options: Any) -> nn.Module:
+    """Build architecture ``name`` for inputs of shape (in_channels, *input_size).
+
+    Parameters
+    ----------
+    name : str
+        One of ``ARCHITECTURES.names()``: cnn, resnet18, resnet50, vgg11, alexnet, vit.
+    in_channels : int
+        Channels of the input (e.g. 2 for (u_l, u_b) velocity maps in muas/yr, 1 for an image).
+    num_outputs : int
+        Classes (classification) or regressed parameters.
+    input_size : tuple of int
+        (height, width) in pixels.
+    seed : int, optional
+        Seed for the weight initialisation, drawn from a forked RNG so the global torch
+        state is left untouched; without it the global torch RNG is used.
+    **options
+        Architecture options; ``model_options(name)`` lists them with their defaults.
+
+    Raises
+    ------
+    KeyError
+        Unknown architecture (message lists the known names).
+    TypeError
+        Unknown option (message lists the accepted ones).
+    ValueError
+        Bad option value, or an input size the network cannot process.
+    """
+    builder = ARCHITECTURES.get(name)
+    _check_options(name, options)
+    _check_shape_arguments(in_channels, num_outputs, input_size)
+    input_size = tuple(input_size)
+    arguments = dict(in_channels=in_channels, num_outputs=num_outputs, input_size=input_size, **options)
+    with torch.device("meta"):
+        model_on_meta = builder(**arguments)
+    _check_forward_shape(name, model_on_meta, in_channels, num_outputs, input_size)
+    if seed is None:
+        return builder(**arguments)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builder(**arguments)
+
+
+__all__ = ["ARCHITECTURES", "build_model", "model_options"]
