@@ -1,0 +1,76 @@
+"""The evaluate step: predict the test split and compute the spec's metrics.
+
+Writes ``predictions.npy`` (class probabilities, or regression outputs in label units) and
+``results.json``: ``{"task", "class_names" | "labels", "metrics", "curves", "n_test"}``, the
+per-branch part of ``metrics.json`` (see :mod:`lensbench.report.schema`).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from lensbench import metrics as M
+from lensbench.cache import write_atomic, write_json
+from lensbench.simulate.store import ShardedDataset
+from lensbench.steps import STEP_KINDS, StepContext
+from lensbench.steps.train import load_model, normaliser
+from lensbench.train import predict
+
+
+def _npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+@STEP_KINDS.register("evaluate")
+class EvaluateStep:
+    """Score the trained model on the test split."""
+
+    VERSION = 1
+    CACHED = True
+
+    @staticmethod
+    def params(spec) -> dict:
+        return {"evaluation": spec.evaluation, "task": spec.experiment.task}
+
+    @staticmethod
+    def run(ctx: StepContext) -> dict:
+        p = ctx.params
+        model, info = load_model(ctx.inputs["model"])
+        test = ShardedDataset(ctx.inputs["test"], transform=normaliser(info["normalize"]))
+        outputs = predict(model, test, batch_size=256, device=ctx.device)
+        write_atomic(ctx.work / "predictions.npy", _npy(outputs.astype(np.float32)))
+        if p["task"] == "classify":
+            results = classification_results(test.labels, outputs, info["classes"], p["evaluation"])
+        else:
+            results = regression_results(test.labels, outputs, info)
+        results["n_test"] = len(test)
+        write_json(ctx.work / "results.json", results)
+        return {"n_test": len(test)}
+
+
+def classification_results(labels: np.ndarray, probs: np.ndarray, class_names: list[str], evaluation) -> dict:
+    """Metrics and curves of a classifier; binary tasks score the last class as positive."""
+    wanted = set(evaluation.metrics)
+    curves: dict = {}
+    if len(class_names) == 2:
+        score = probs[:, 1]
+        metrics = M.classification_metrics(labels, score, n_bins=evaluation.calibration_bins)
+        if "roc" in wanted:
+            curves["roc"] = M.roc(labels, score)
+        if "calibration" in wanted:
+            curves["reliability"] = M.reliability(labels, score, n_bins=evaluation.calibration_bins)
+    else:
+        metrics = {"macro_auc": M.macro_auc(labels, probs), "accuracy": float(np.mean(probs.argmax(1) == labels))}
+    return {"task": "classify", "class_names": list(class_names), "metrics": metrics, "curves": curves}
+
+
+def regression_results(labels: np.ndarray, outputs: np.ndarray, info: dict) -> dict:
+    """Per-parameter errors in the labels' own units (the label scaling undone)."""
+    scale = np.array([info["label_scale"].get(name, 1.0) for name in info["labels"]])
+    true, pred = labels * scale, outputs * scale
+    metrics = M.regression_metrics(true, pred, info["labels"])
+    return {"task": "regress", "labels": info["labels"], "metrics": metrics, "curves": {}}

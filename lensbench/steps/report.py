@@ -1,0 +1,282 @@
+"""The report step: gather every branch's results into report.md, report.html and metrics.json.
+
+It always runs (it is cheap) and writes into the run's output folder, never into the cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from lensbench.report import figures as F
+from lensbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
+from lensbench.report.write import write_report
+from lensbench.simulate.store import ShardedDataset
+from lensbench.spec.dump import dumps
+from lensbench.steps import STEP_KINDS, StepContext
+
+PACKAGES = ("lensbench", "numpy", "scipy", "torch", "healpy", "lenstronomy", "astropy", "scikit-learn", "matplotlib")
+
+# metric key in results.json -> label in the report; the order is the table's
+HEADLINE = {
+    "auc": "AUC",
+    "accuracy": "accuracy (0.5)",
+    "precision": "precision (0.5)",
+    "recall": "recall (0.5)",
+    "f1": "F1 (0.5)",
+    "accuracy_youden": "accuracy (Youden)",
+    "f1_youden": "F1 (Youden)",
+    "ece": "ECE",
+    "brier": "Brier score",
+    "macro_auc": "macro AUC",
+}
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the lensbench source tree, if it is a git checkout."""
+    try:
+        root = Path(__file__).resolve().parents[2]
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    if device == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+@STEP_KINDS.register("report")
+class ReportStep:
+    """Write the run's report from the outputs of every branch."""
+
+    VERSION = 1
+    CACHED = False
+
+    @staticmethod
+    def params(specs) -> dict:
+        return {"branches": [s.branch_name for s in specs]}
+
+    @staticmethod
+    def run(ctx: StepContext) -> dict:
+        plan, records, out_dir = ctx.extra["plan"], ctx.extra["records"], ctx.extra["out_dir"]
+        specs = plan.specs
+        first = specs[0]
+        branches = {}
+        for spec in specs:
+            steps = _branch_steps(plan, spec.branch_name)
+            results = json.loads((ctx.inputs[steps["evaluate"]] / "results.json").read_text())
+            history = json.loads((ctx.inputs[steps["train"]] / "history.json").read_text())
+            results["curves"]["loss"] = {"train_loss": history["train_loss"], "val_loss": history["val_loss"]}
+            branches[spec.branch_name] = {"spec": spec, "results": results, "history": history, "steps": steps}
+        wall = {r.id: round(r.wall_time_s, 3) for r in records}
+        metrics = {
+            "schema": "lensbench.metrics/1",
+            "experiment": first.experiment.name,
+            "preset": first.preset,
+            "spec_hash": first.hash() if len(specs) == 1 else _grid_hash(specs),
+            "seed": first.experiment.seed,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "branches": {name: b["results"] for name, b in branches.items()},
+            "paper": {k: dict(v) for k, v in first.experiment.paper.table.items()},
+            "provenance": {
+                "git_commit": git_commit(),
+                "packages": package_versions(),
+                "device": _device_name(ctx.device),
+                "python": platform.python_version(),
+                "wall_time_s": wall,
+                "total_wall_time_s": round(sum(wall.values()), 3),
+            },
+        }
+        resolved = dumps(_resolved_with_grid(first), header=f"lensbench resolved spec of {first.source}\n"
+                         f"preset: {first.preset or 'none'}; sha256: {metrics['spec_hash']}")
+        doc = build_document(ctx, branches, metrics, resolved)
+        write_report(doc, out_dir, metrics, {"spec.resolved.toml": resolved})
+        ctx.log.info("report written to %s", out_dir)
+        return {"out_dir": str(out_dir)}
+
+
+def _grid_hash(specs) -> str:
+    from lensbench.spec.schema import spec_hash
+
+    return spec_hash({"grid": {k: list(v) for k, v in specs[0].grid.items()}, "spec": _resolved_with_grid(specs[0])})
+
+
+def _resolved_with_grid(spec) -> dict:
+    data = {k: v for k, v in spec.resolved.items()}
+    if spec.grid:
+        data["grid"] = {k: list(v) for k, v in spec.grid.items()}
+        for key in spec.grid:  # a branch's own value is not the spec's: show the axis only
+            node = data
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node.get(part, {})
+            node.pop(parts[-1], None) if isinstance(node, dict) else None
+    return data
+
+
+def _branch_steps(plan, branch: str) -> dict[str, str]:
+    out = {}
+    for step in plan.steps:
+        if branch in step.branches:
+            role = step.kind if step.kind != "simulate" else f"simulate:{step.params['split']}"
+            out[role] = step.id
+    return out
+
+
+def _paper_value(paper: dict, branch: str, metric: str):
+    for name in (branch, "main"):
+        if metric in paper.get(name, {}):
+            return paper[name][metric]
+    return None
+
+
+def build_document(ctx: StepContext, branches: dict, metrics: dict, resolved_toml: str) -> Document:
+    """The report's document: results beside the paper's, figures, provenance, resolved spec."""
+    first = next(iter(branches.values()))["spec"]
+    exp = first.experiment
+    sections = [Section("Summary", _summary(first, branches, metrics))]
+    task = first.experiment.task
+    if task == "classify":
+        sections.append(Section("Results", _classification_blocks(branches, metrics["paper"])))
+    else:
+        sections.append(Section("Results", _regression_blocks(ctx, branches, metrics["paper"])))
+    sections.append(Section("Training", _training_blocks(branches)))
+    examples = _example_blocks(ctx, branches)
+    if examples:
+        sections.append(Section("Example images", examples))
+    if exp.paper.citation or exp.paper.notes:
+        blocks = [Paragraph(exp.paper.citation + (f" (arXiv:{exp.paper.arxiv})" if exp.paper.arxiv else ""))]
+        if exp.paper.notes:
+            blocks.append(Paragraph(exp.paper.notes))
+        sections.append(Section("The paper", blocks))
+    prov = metrics["provenance"]
+    wall_rows = [(r.id, r.status, r.wall_time_s) for r in ctx.extra["records"]]
+    sections.append(Section("Provenance", [
+        KeyValues({"spec": first.source, "preset": first.preset or "none", "spec sha256": metrics["spec_hash"],
+                   "seed": exp.seed, "git commit": prov["git_commit"] or "unknown", "device": prov["device"],
+                   "python": prov["python"], "created": metrics["created"],
+                   "total wall time (s)": prov["total_wall_time_s"]}),
+        Table(("package", "version"), tuple(prov["packages"].items()), "Package versions."),
+        Table(("step", "status", "wall time (s)"), tuple(wall_rows),
+              "Wall time of every step of this run; 'cached' steps were reused from the cache."),
+    ]))
+    sections.append(Section("Resolved spec", [Code(resolved_toml, "toml")]))
+    return Document(first.report.title or f"lensbench: {exp.name}", sections)
+
+
+def _summary(spec, branches: dict, metrics: dict) -> list:
+    exp = spec.experiment
+    text = exp.description or exp.name
+    preset = f"preset '{spec.preset}'" if spec.preset else "the paper's full scale (no preset)"
+    lines = [Paragraph(text),
+             Paragraph(f"Simulation: {spec.simulation_kind}; task: {exp.task}; {preset}; "
+                       f"{len(branches)} branch(es): {', '.join(branches)}; model: {spec.model.architecture}.")]
+    return lines
+
+
+def _classification_blocks(branches: dict, paper: dict) -> list:
+    blocks = []
+    names = [k for k in HEADLINE if any(k in b["results"]["metrics"] for b in branches.values())]
+    rows = []
+    for branch, b in branches.items():
+        m = b["results"]["metrics"]
+        for key in names:
+            rows.append((branch, HEADLINE[key], m.get(key), _paper_value(paper, branch, key)))
+    blocks.append(Table(("branch", "metric", "lensbench", "paper"), tuple(rows),
+                        f"Test-set metrics (n = {', '.join(str(b['results']['n_test']) for b in branches.values())}) "
+                        "beside the paper's published values (a dash where the paper gives none). "
+                        "'(0.5)' thresholds the positive-class probability at 0.5; 'Youden' at the ROC point "
+                        "maximising TPR - FPR."))
+    roc = {name: {**b["results"]["curves"]["roc"], "auc": b["results"]["metrics"].get("auc")}
+           for name, b in branches.items() if "roc" in b["results"]["curves"]}
+    if roc:
+        paper_auc = {name: _paper_value(paper, name, "auc") for name in roc}
+        paper_auc = {k: v for k, v in paper_auc.items() if v is not None} or None
+        blocks.append(Figure.from_matplotlib("roc", F.roc_curves(roc, paper_auc),
+                                             "ROC curves on the test set; the dashed diagonal is chance."))
+    rel = {name: b["results"]["curves"]["reliability"] for name, b in branches.items()
+           if "reliability" in b["results"]["curves"]}
+    if rel:
+        ece = {name: branches[name]["results"]["metrics"].get("ece") for name in rel}
+        blocks.append(Figure.from_matplotlib("reliability", F.reliability_diagram(rel, ece),
+                                             "Reliability diagram: observed frequency of the positive class "
+                                             "against the predicted probability, with the expected calibration "
+                                             "error (ECE)."))
+    for i, (name, b) in enumerate(branches.items()):
+        matrix = b["results"]["metrics"].get("confusion")
+        if matrix is not None:
+            blocks.append(Figure.from_matplotlib(f"confusion-{i}", F.confusion_matrix(
+                np.asarray(matrix), b["results"]["class_names"]), f"Confusion matrix at threshold 0.5 ({name})."))
+    return blocks
+
+
+def _regression_blocks(ctx, branches: dict, paper: dict) -> list:
+    blocks = []
+    for i, (name, b) in enumerate(branches.items()):
+        res = b["results"]
+        per = res["metrics"].get("per_parameter", {})
+        rows = tuple((label, per.get(label, {}).get("mse"), per.get(label, {}).get("r2"),
+                      _paper_value(paper, name, f"mse_{label}")) for label in res["labels"])
+        blocks.append(Table(("parameter", "MSE", "R²", "paper MSE"), rows,
+                            f"Test-set errors per parameter in the parameter's own units ({name})."))
+        steps = b["steps"]
+        test = ShardedDataset(ctx.inputs[steps["simulate:test"]])
+        pred = np.load(ctx.inputs[steps["evaluate"]] / "predictions.npy")
+        scale = np.array([res_scale for res_scale in _label_scale(test.manifest, res["labels"])])
+        blocks.append(Figure.from_matplotlib(f"agreement-{i}", F.agreement(test.labels * scale, pred * scale,
+                                                                           res["labels"]),
+                                             f"Predicted against true parameters on the test set ({name})."))
+    return blocks
+
+
+def _label_scale(manifest: dict, labels: list[str]) -> list[float]:
+    return [manifest.get("label_scale", {}).get(name, 1.0) for name in labels]
+
+
+def _training_blocks(branches: dict) -> list:
+    histories = {name: {k: v for k, v in b["history"].items() if k in ("train_loss", "val_loss", "train_acc",
+                                                                         "val_acc")}
+                 for name, b in branches.items()}
+    rows = tuple((name, len(b["history"]["train_loss"]), b["history"].get("best_epoch"),
+                  "yes" if b["history"].get("stopped_early") else "no") for name, b in branches.items())
+    return [Figure.from_matplotlib("loss", F.loss_curves(histories), "Training and validation loss per epoch."),
+            Table(("branch", "epochs run", "best epoch", "stopped early"), rows,
+                  "The model kept is the one with the lowest validation loss.")]
+
+
+def _example_blocks(ctx, branches: dict) -> list:
+    first = next(iter(branches.values()))
+    per_class = first["spec"].report.examples_per_class
+    if not per_class:
+        return []
+    test = ShardedDataset(ctx.inputs[first["steps"]["simulate:test"]])
+    labels = test.labels
+    if test.class_names:
+        index = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(test.class_names))])
+        fig = F.example_images(test.images(index), labels[index], test.class_names, per_class=per_class)
+    else:
+        index = np.arange(min(len(test), 2 * per_class))
+        fig = F.example_images(test.images(index), np.zeros(len(index), dtype=int), ["test"], per_class=len(index))
+    return [Figure.from_matplotlib("examples", fig, "Simulated test images (first of each class).")]

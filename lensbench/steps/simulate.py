@@ -1,0 +1,129 @@
+"""The simulate step: render one split of a dataset, shard by shard, resumably."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lensbench.simulate.register import SIMULATION_KINDS
+from lensbench.simulate.store import ShardedDataset, shard_done, write_manifest, write_shard
+from lensbench.steps import STEP_KINDS, StepContext
+
+SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+
+
+def shard_rng(seed: int, split: str, shard: int) -> np.random.Generator:
+    """The generator of one shard: independent of every other shard, split and seed."""
+    return np.random.default_rng([seed, SPLIT_CODES[split], shard])
+
+
+def _merge_params(parts: list[tuple[np.ndarray, dict[str, np.ndarray]]], n: int) -> dict[str, np.ndarray]:
+    """Scatter per-class parameter dicts into arrays of length ``n``.
+
+    A parameter that some class lacks (the halo's scale radius in the no-halo class) or that is
+    padded to different widths is stored as float64 with NaN where it has no value.
+    """
+    names = sorted({name for _, params in parts for name in params})
+    out = {}
+    for name in names:
+        arrays = [(where, np.asarray(params[name])) for where, params in parts if name in params]
+        trailing = tuple(max(a.shape[d] for _, a in arrays) for d in range(1, arrays[0][1].ndim))
+        complete = sum(len(w) for w, _ in arrays) == n and all(a.shape[1:] == trailing for _, a in arrays)
+        dtype = np.result_type(*[a.dtype for _, a in arrays]) if complete else np.dtype(np.float64)
+        merged = np.full((n,) + trailing, np.nan if dtype.kind == "f" else 0, dtype=dtype)
+        for where, array in arrays:
+            merged[(where,) + tuple(slice(0, s) for s in array.shape[1:])] = array
+        out[name] = merged
+    return out
+
+
+@STEP_KINDS.register("simulate")
+class SimulateStep:
+    """Render ``n`` images per class (or ``n`` in total for regression) of one split."""
+
+    VERSION = 1
+    CACHED = True
+
+    @staticmethod
+    def params(spec, split: str) -> dict:
+        """The configuration that determines this split's bytes."""
+        data = spec.data
+        return {
+            "kind": spec.simulation_kind,
+            "simulation": spec.simulation,
+            "survey": spec.survey,
+            "split": split,
+            "n": {"train": data.n_train, "val": data.n_val, "test": data.n_test}[split],
+            "classes": list(data.classes) if spec.experiment.task == "classify" else [],
+            "labels": list(data.labels),
+            "label_scale": dict(data.label_scale),
+            "shard_size": data.shard_size,
+            "seed": spec.experiment.seed,
+        }
+
+    @staticmethod
+    def run(ctx: StepContext) -> dict:
+        p = ctx.params
+        kind = SIMULATION_KINDS.get(p["kind"])
+        classes = p["classes"] or [None]
+        total = p["n"] * len(classes) if p["classes"] else p["n"]
+        n_shards = math.ceil(total / p["shard_size"])
+        done = sum(shard_done(ctx.work, i) for i in range(n_shards))
+        if done:
+            ctx.log.info("resuming: %d of %d shards already written", done, n_shards)
+        bar = tqdm(total=total, desc=ctx.step_id, unit="img", disable=not ctx.progress, leave=False)
+        bar.update(min(total, done * p["shard_size"]))
+        for shard in range(n_shards):
+            lo, hi = shard * p["shard_size"], min(total, (shard + 1) * p["shard_size"])
+            if shard_done(ctx.work, shard):
+                continue
+            rng = shard_rng(p["seed"], p["split"], shard)
+            class_index = np.arange(lo, hi) % len(classes)
+            images, parts = None, []
+            for c, name in enumerate(classes):
+                where = np.flatnonzero(class_index == c)
+                if not len(where):
+                    continue
+                batch, params = kind.simulate_batch(p["simulation"], p["survey"], name, len(where), rng)
+                if images is None:
+                    images = np.empty((hi - lo,) + batch.shape[1:], dtype=np.float32)
+                images[where] = batch
+                parts.append((where, params))
+            params = _merge_params(parts, hi - lo)
+            labels = _labels(p, class_index, params)
+            write_shard(ctx.work, shard, images, labels, params)
+            ctx.log.info("shard %d: %d images", shard, hi - lo)
+            bar.update(hi - lo)
+        bar.close()
+        first = np.load(ctx.work / "images_00000.npy", mmap_mode="r")
+        image_shape = list(first.shape[1:])
+        counts = [ShardedDataset.shard_count(ctx.work, i) for i in range(n_shards)]
+        manifest = {
+            "n": total,
+            "image_shape": image_shape,
+            "dtype": "float32",
+            "task": "classify" if p["classes"] else "regress",
+            "classes": p["classes"],
+            "labels": p["labels"],
+            "label_scale": p["label_scale"],
+            "kind": p["kind"],
+            "split": p["split"],
+            "seed": p["seed"],
+            "shard_size": p["shard_size"],
+            "shards": [{"index": i, "n": c} for i, c in enumerate(counts)],
+        }
+        write_manifest(ctx.work, manifest)
+        return {"n": total, "shards": n_shards, "image_shape": image_shape}
+
+
+def _labels(p: dict, class_index: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
+    if p["classes"]:
+        return class_index.astype(np.int64)
+    columns = []
+    for name in p["labels"]:
+        if name not in params:
+            raise KeyError(f"label '{name}' is not a simulated parameter; parameters: {', '.join(sorted(params))}")
+        columns.append(np.asarray(params[name], dtype=np.float64) / p["label_scale"].get(name, 1.0))
+    return np.stack(columns, axis=1).astype(np.float32)

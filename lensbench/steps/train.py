@@ -1,0 +1,112 @@
+"""The train step: fit the spec's architecture on the train split, keep the best weights.
+
+Outputs ``model.pt`` (a state dict; load it with ``torch.load(..., weights_only=True)``),
+``model.json`` (everything ``lensbench apply`` needs to rebuild and feed the model on its own)
+and ``history.json`` (per-epoch losses, accuracies and learning rates).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import torch
+
+from lensbench.cache import to_jsonable, write_atomic, write_json
+from lensbench.models import build_model
+from lensbench.simulate.store import ShardedDataset
+from lensbench.steps import STEP_KINDS, StepContext
+from lensbench.train import fit
+
+
+def normaliser(method: str):
+    """Per-image normalisation of a (C, H, W) tensor, the same in training, evaluation and apply.
+
+    ``none`` leaves images alone; ``max`` divides by the image's maximum absolute value;
+    ``standardize`` subtracts the image's mean and divides by its standard deviation.
+    """
+    if method == "none":
+        return None
+    if method == "max":
+        return lambda x: x / x.abs().amax().clamp_min(1e-12)
+    if method == "standardize":
+        return lambda x: (x - x.mean()) / x.std().clamp_min(1e-12)
+    raise ValueError(f"unknown normalisation '{method}'; one of: none, max, standardize")
+
+
+def load_model(folder):
+    """Rebuild the trained model in ``folder`` (``model.json`` + ``model.pt``) on the CPU.
+
+    Returns
+    -------
+    (torch.nn.Module, dict)
+        The model in eval mode, and its ``model.json`` description.
+    """
+    info = json.loads((folder / "model.json").read_text())
+    model = build_model(info["architecture"], in_channels=info["in_channels"], num_outputs=info["num_outputs"],
+                        input_size=tuple(info["input_size"]), **info["options"])
+    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+    return model.eval(), info
+
+
+@STEP_KINDS.register("train")
+class TrainStep:
+    """Train one model on the train split with the val split for early stopping."""
+
+    VERSION = 1
+    CACHED = True
+
+    @staticmethod
+    def params(spec) -> dict:
+        return {
+            "task": spec.experiment.task,
+            "seed": spec.experiment.seed,
+            "model": spec.model,
+            "training": dataclasses.replace(spec.training, device="auto"),
+        }
+
+    @staticmethod
+    def run(ctx: StepContext) -> dict:
+        p = ctx.params
+        training = p["training"]
+        transform = normaliser(training.normalize)
+        train_set = ShardedDataset(ctx.inputs["train"], transform=transform)
+        val_set = ShardedDataset(ctx.inputs["val"], transform=transform)
+        manifest = train_set.manifest
+        channels, height, width = manifest["image_shape"]
+        classify = p["task"] == "classify"
+        num_outputs = len(manifest["classes"]) if classify else len(manifest["labels"])
+        torch.manual_seed(p["seed"])
+        model = build_model(p["model"].architecture, in_channels=channels, num_outputs=num_outputs,
+                            input_size=(height, width), **p["model"].options)
+        history = fit(
+            model, train_set, val_set, task=p["task"], epochs=training.epochs, batch_size=training.batch_size,
+            lr=training.lr, optimizer=training.optimizer, weight_decay=training.weight_decay,
+            scheduler=None if training.scheduler == "none" else training.scheduler,
+            scheduler_options=dict(training.scheduler_options),
+            early_stopping_patience=training.early_stopping_patience, device=ctx.device, seed=p["seed"],
+            checkpoint_dir=ctx.work / "checkpoints", progress=ctx.progress, log=ctx.log.info,
+        )
+        buffer = __import__("io").BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+        write_atomic(ctx.work / "model.pt", buffer.getvalue())
+        info = {
+            "format": "lensbench.model/1",
+            "architecture": p["model"].architecture,
+            "options": dict(p["model"].options),
+            "in_channels": channels,
+            "input_size": [height, width],
+            "num_outputs": num_outputs,
+            "task": p["task"],
+            "classes": manifest["classes"],
+            "labels": manifest["labels"],
+            "label_scale": manifest["label_scale"],
+            "normalize": training.normalize,
+            "training": to_jsonable(training),
+            "simulation_kind": manifest["kind"],
+        }
+        write_json(ctx.work / "model.json", info)
+        write_json(ctx.work / "history.json", dataclasses.asdict(history))
+        shutil.rmtree(ctx.work / "checkpoints", ignore_errors=True)
+        return {"best_epoch": history.best_epoch, "epochs_run": len(history.train_loss)}
