@@ -1,0 +1,659 @@
+"""Dark-matter substructure populations of a strong lens: CDM subhalos, axion vortices, one halo.
+
+Every population draws all of its parameters for a batch of ``n`` lenses at once from an explicit
+:class:`numpy.random.Generator` and returns them twice: as subhalo planes for the renderers
+(:class:`lensbench.simulate.scene.Subhalos`, lenstronomy angles in arcsec) and as a fixed schema
+of labels (:data:`POPULATION_KEYS`; ragged lists padded with NaN to ``max_count``).
+
+Models and sources
+------------------
+CDM subhalos (``kind = "cdm"``)
+    Masses from a power-law subhalo mass function dn/dm ∝ m^slope on [m_min, m_max]
+    (Brehmer et al. 2019, arXiv:1909.02005, Sec. 2.2; ``slope`` is their code's beta,
+    beta_paper = slope + 1). The count is fixed (DeepLense: 25), Poisson with a given mean, or set
+    by the substructure mass fraction f_sub: f_sub is the fraction of the host's M200 held by
+    subhalos in [m_min, m_max], and the expected number inside the region of interest is the
+    expected total times the host's projected NFW mass fraction inside that region (Brehmer+19
+    Sec. 2.2; their code divides by 4 pi rho_s r_s^3 instead of M200, ~4 % apart for c ~ 5).
+    Positions uniform in area within a disc or annulus around the main-lens centre (Brehmer) or
+    uniform in radius (``radial_distribution = "radius"``, what DeepLenseSim's code does).
+    Profiles: NFW with c200(M) of Sanchez-Conde & Prada 2014 (their eq. 1, z = 0) or point masses.
+Axion vortex (``kind = "vortex"``)
+    DeepLenseSim (mwt5345/DeepLenseSim, ``deeplense/lens.py``, behind Deshmukh et al. 2023): a
+    total mass (3e10 Msun) split into ``vortex_points`` equal point masses evenly spaced on a
+    straight line through the main-lens centre at a uniform random angle; the line's length is
+    the de Broglie scale, L = 0.06 arcsec x (1e-22 eV / m_a) (6" at 1e-24 eV, 0.06" at 1e-22 eV;
+    the code's ``axion_mass_to_length``, valid for a halo at z = 0.5). m_a is kept as a label.
+One halo (``kind = "halo"``)
+    Ko (2024), Table I: one NFW halo drawn directly in lenstronomy's angles, Rs ~ U(10, 100),
+    alpha_Rs ~ N_log(0, 0.1), centre ~ N(0, 0.102) (arcsec). With Rs of 10-100 arcsec a 64-pixel
+    stamp (2-6 arcsec) sees only r < 0.3 Rs, where an NFW halo is a smooth, slowly varying
+    convergence (a logarithmic cusp) plus weak shear: it changes the magnification and the arc's
+    radius, never adds features of its own. We keep Ko's numbers as the default, so the task is
+    the paper's; set ``halo_Rs`` to e.g. U(0.5, 5) for a halo whose scale radius lies in the stamp.
+No substructure (``kind = "none"``)
+    No subhalo plane; every label is NaN and the count 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from astropy import constants, units
+from astropy.cosmology import FlatLambdaCDM
+
+from lensbench.simulate.priors import Prior
+from lensbench.simulate.scene import Subhalos
+
+ARCSEC = np.pi / (180.0 * 3600.0)
+"""One arcsec in radians."""
+C_KM_S = constants.c.to_value(units.km / units.s)
+"""Speed of light (km/s)."""
+G_OVER_C2_MPC_PER_MSUN = (constants.G * constants.M_sun / constants.c**2).to_value(units.Mpc)
+"""G M_sun / c^2 (Mpc)."""
+PAD_CENTER = 100.0
+"""Centre (arcsec) given to padded, masked-out subhalos in a Scene: far outside any stamp."""
+
+SCALAR_KEYS = (
+    "f_sub", "slope", "expected_count", "axion_mass", "vortex_length", "vortex_angle",
+    "halo_Rs", "halo_alpha_Rs", "halo_center_x", "halo_center_y",
+)
+"""Per-lens population labels, (n,) float64; NaN where a population has no such parameter."""
+PER_SUBHALO_KEYS = (
+    "subhalo_mass", "subhalo_x", "subhalo_y", "subhalo_concentration",
+    "subhalo_Rs", "subhalo_alpha_Rs", "subhalo_theta_E",
+)
+"""Per-subhalo labels, (n, max_count) float64, NaN-padded: mass (Msun), position (arcsec),
+c200, NFW Rs and alpha_Rs (arcsec), point-mass Einstein radius (arcsec)."""
+POPULATION_KEYS = ("subhalo_count",) + SCALAR_KEYS + PER_SUBHALO_KEYS
+"""Every key a population returns, whatever its kind (``subhalo_count`` is int64, (n,))."""
+
+
+@dataclass(frozen=True)
+class PopulationConfig:
+    """One substructure population (a dataset class, or the population of a regression set).
+
+    Parameters
+    ----------
+    kind : {"none", "cdm", "vortex", "halo"}
+        No substructure, CDM subhalos, an axion vortex, or Ko's single NFW halo.
+    profile : {"nfw", "point_mass"}
+        CDM subhalo profile.
+    count_mode : {"fixed", "poisson", "f_sub"}
+        CDM count: exactly ``count``, Poisson with mean ``count``, or Poisson with the mean set by
+        ``f_sub`` (needs the host's M200, prior ``host_m200`` or ``lens_sigma_v``).
+    count : float
+        Fixed count or Poisson mean of CDM subhalos.
+    f_sub : Prior
+        Fraction of the host's M200 in subhalos of [m_min, m_max] (Brehmer+19: U(0.001, 0.2)).
+    slope : Prior
+        Exponent of dn/dm ∝ m^slope (Brehmer's code beta; paper beta = slope + 1), e.g. -1.9.
+    m_min, m_max : float
+        Subhalo mass range (Msun, M200 of each subhalo).
+    m_max_host_fraction : float or None
+        If set, the upper mass is this fraction of the host's M200 instead of ``m_max``
+        (Brehmer+19: 0.01).
+    radius_unit : {"arcsec", "theta_E"}
+        Unit of ``r_min``, ``r_max``: arcsec, or the main lens's Einstein radius.
+    r_min, r_max : float
+        Annulus (disc when ``r_min = 0``) holding the subhalos, around the main-lens centre.
+    radial_distribution : {"area", "radius"}
+        Uniform per unit area, or uniform in radius (DeepLenseSim's code).
+    axion_mass : Prior
+        Axion mass m_a (eV); DeepLense: 10^U(-24, -22).
+    vortex_mass : float
+        Total vortex mass (Msun).
+    vortex_points : int
+        Number of point masses along the vortex line.
+    vortex_length_at_1e22 : float
+        Vortex line length (arcsec) at m_a = 1e-22 eV; the length scales as 1 / m_a.
+    halo_Rs, halo_alpha_Rs : Prior
+        Scale radius and deflection at the scale radius of the single halo (arcsec).
+    halo_center_x, halo_center_y : Prior
+        Centre of the single halo (arcsec, absolute).
+    """
+
+    kind: Literal["none", "cdm", "vortex", "halo"] = "none"
+    profile: Literal["nfw", "point_mass"] = "point_mass"
+    count_mode: Literal["fixed", "poisson", "f_sub"] = "fixed"
+    count: float = 25.0
+    f_sub: Prior = field(default_factory=lambda: Prior("fixed", value=0.05))
+    slope: Prior = field(default_factory=lambda: Prior("fixed", value=-1.9))
+    m_min: float = 1e6
+    m_max: float = 1e10
+    m_max_host_fraction: float | None = None
+    radius_unit: Literal["arcsec", "theta_E"] = "arcsec"
+    r_min: float = 0.25
+    r_max: float = 2.0
+    radial_distribution: Literal["area", "radius"] = "area"
+    axion_mass: Prior = field(default_factory=lambda: Prior("loguniform", low=1e-24, high=1e-22))
+    vortex_mass: float = 3e10
+    vortex_points: int = 100
+    vortex_length_at_1e22: float = 0.06
+    halo_Rs: Prior = field(default_factory=lambda: Prior("uniform", low=10.0, high=100.0))
+    halo_alpha_Rs: Prior = field(default_factory=lambda: Prior("lognormal", mu=0.0, sigma=0.1))
+    halo_center_x: Prior = field(default_factory=lambda: Prior("normal", mu=0.0, sigma=0.102))
+    halo_center_y: Prior = field(default_factory=lambda: Prior("normal", mu=0.0, sigma=0.102))
+
+    def __post_init__(self):
+        problems = []
+        _check_choice(problems, "kind", self.kind, ("none", "cdm", "vortex", "halo"))
+        _check_choice(problems, "profile", self.profile, ("nfw", "point_mass"))
+        _check_choice(problems, "count_mode", self.count_mode, ("fixed", "poisson", "f_sub"))
+        _check_choice(problems, "radius_unit", self.radius_unit, ("arcsec", "theta_E"))
+        _check_choice(problems, "radial_distribution", self.radial_distribution, ("area", "radius"))
+        if not self.count >= 0:
+            problems.append(f"count must be >= 0, got {self.count}")
+        if self.count_mode == "fixed" and self.count != int(self.count):
+            problems.append(f"a fixed count must be a whole number, got {self.count}")
+        if not 0 < self.m_min < self.m_max:
+            problems.append(f"need 0 < m_min < m_max (Msun), got m_min={self.m_min}, m_max={self.m_max}")
+        if self.m_max_host_fraction is not None and not 0 < self.m_max_host_fraction <= 1:
+            problems.append(f"m_max_host_fraction must be in (0, 1], got {self.m_max_host_fraction}")
+        if not 0 <= self.r_min < self.r_max:
+            problems.append(f"need 0 <= r_min < r_max, got r_min={self.r_min}, r_max={self.r_max}")
+        lo, _ = self.f_sub.support()
+        if lo < 0:
+            problems.append(f"f_sub must be >= 0, its prior reaches {lo}")
+        if self.axion_mass.support()[0] <= 0:
+            problems.append("axion_mass (eV) must be > 0")
+        if not self.vortex_mass > 0:
+            problems.append(f"vortex_mass must be > 0 Msun, got {self.vortex_mass}")
+        if int(self.vortex_points) != self.vortex_points or self.vortex_points < 2:
+            problems.append(f"vortex_points must be an integer >= 2, got {self.vortex_points}")
+        if not self.vortex_length_at_1e22 > 0:
+            problems.append(f"vortex_length_at_1e22 must be > 0 arcsec, got {self.vortex_length_at_1e22}")
+        if self.halo_Rs.support()[0] <= 0:
+            problems.append("halo_Rs (arcsec) must be > 0")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def needs_host_mass(self) -> bool:
+        """Whether drawing this population needs the host's M200."""
+        return self.kind == "cdm" and (self.count_mode == "f_sub" or self.m_max_host_fraction is not None)
+
+    def most_subhalos(self) -> int | None:
+        """The count every draw has when it is fixed (fixed CDM, vortex, halo), else None."""
+        if self.kind == "none":
+            return 0
+        if self.kind == "vortex":
+            return int(self.vortex_points)
+        if self.kind == "halo":
+            return 1
+        return int(self.count) if self.count_mode == "fixed" else None
+
+
+def _check_choice(problems: list[str], name: str, value, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        problems.append(f"unknown {name} '{value}'; one of: {', '.join(allowed)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Cosmology and lens physics (vectorised over lenses)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LensingDistances:
+    """Distances of ``n`` lens systems (Mpc) and the densities that set lensing strength.
+
+    Parameters
+    ----------
+    z_lens : numpy.ndarray
+        Lens redshifts, (n,).
+    d_l, d_s, d_ls : numpy.ndarray
+        Observer-lens, observer-source and lens-source distances (Mpc), (n,).
+    rho_crit_lens : numpy.ndarray
+        Critical density of the universe at the lens (Msun / Mpc^3), (n,).
+    h : float
+        H0 / (100 km/s/Mpc).
+    """
+
+    z_lens: np.ndarray
+    d_l: np.ndarray
+    d_s: np.ndarray
+    d_ls: np.ndarray
+    rho_crit_lens: np.ndarray
+    h: float
+
+    @property
+    def sigma_crit(self) -> np.ndarray:
+        """Critical surface density c^2 D_s / (4 pi G D_l D_ls) (Msun / Mpc^2), (n,)."""
+        return self.d_s / (4.0 * np.pi * G_OVER_C2_MPC_PER_MSUN * self.d_l * self.d_ls)
+
+
+def lensing_distances(
+    z_lens, z_source, h0: float = 70.0, omega_m: float = 0.3, convention: str = "angular_diameter"
+) -> LensingDistances:
+    """Distances of lens systems in a flat LambdaCDM cosmology.
+
+    Parameters
+    ----------
+    z_lens, z_source : array_like
+        Redshifts, broadcast to (n,); every z_source must exceed its z_lens.
+    h0 : float
+        Hubble constant (km/s/Mpc).
+    omega_m : float
+        Matter density today.
+    convention : {"angular_diameter", "luminosity"}
+        ``"angular_diameter"``: D_l, D_s, D_ls as lensing needs them. ``"luminosity"``:
+        DeepLenseSim's ``mass_to_radius``, which uses luminosity distances and D_ls = D_s - D_l
+        (Einstein radii 0.71 x the angular-diameter ones at z_l = 0.5, z_s = 1; kept to reproduce
+        its images). The critical density always uses the lens redshift.
+
+    Returns
+    -------
+    LensingDistances
+    """
+    z_l, z_s = np.broadcast_arrays(np.asarray(z_lens, dtype=np.float64), np.asarray(z_source, dtype=np.float64))
+    if np.any(z_s <= z_l) or np.any(z_l <= 0):
+        raise ValueError("need 0 < z_lens < z_source for every lens")
+    cosmology = FlatLambdaCDM(H0=h0, Om0=omega_m)
+    if convention == "angular_diameter":
+        d_l = cosmology.angular_diameter_distance(z_l).to_value(units.Mpc)
+        d_s = cosmology.angular_diameter_distance(z_s).to_value(units.Mpc)
+        d_ls = cosmology.angular_diameter_distance(z_l, z_s).to_value(units.Mpc)
+    elif convention == "luminosity":
+        d_l = cosmology.luminosity_distance(z_l).to_value(units.Mpc)
+        d_s = cosmology.luminosity_distance(z_s).to_value(units.Mpc)
+        d_ls = d_s - d_l
+    else:
+        raise ValueError(f"unknown distance convention '{convention}'; one of: angular_diameter, luminosity")
+    rho_crit = cosmology.critical_density(z_l).to_value(units.M_sun / units.Mpc**3)
+    return LensingDistances(z_l, np.atleast_1d(d_l), np.atleast_1d(d_s), np.atleast_1d(d_ls),
+                            np.atleast_1d(rho_crit), h0 / 100.0)
+
+
+def point_mass_einstein_radius(mass, distances: LensingDistances) -> np.ndarray:
+    """Einstein radius of a point mass, theta_E = sqrt(4 G M / c^2 D_ls / (D_l D_s)) (arcsec).
+
+    Schneider, Ehlers & Falco (1992) eq. 2.11 ff.; DeepLenseSim ``mass_to_radius``.
+
+    Parameters
+    ----------
+    mass : array_like
+        Mass (Msun), broadcastable against (n,) or (n, K) with the lens axis first.
+    distances : LensingDistances
+        Distances of the n lenses.
+    """
+    mass = np.asarray(mass, dtype=np.float64)
+    ratio = distances.d_ls / (distances.d_l * distances.d_s)
+    ratio = ratio.reshape(ratio.shape + (1,) * (mass.ndim - 1)) if mass.ndim > 1 else ratio
+    return np.sqrt(4.0 * G_OVER_C2_MPC_PER_MSUN * mass * ratio) / ARCSEC
+
+
+def sis_einstein_radius(sigma_v, distances: LensingDistances) -> np.ndarray:
+    """Einstein radius of a singular isothermal sphere, theta_E = 4 pi (sigma_v/c)^2 D_ls/D_s (arcsec).
+
+    Brehmer+19 Sec. 2.1 (host SIS); Schneider, Kochanek & Wambsganss (2006) eq. 1.43.
+
+    Parameters
+    ----------
+    sigma_v : array_like
+        Velocity dispersion (km/s), (n,).
+    distances : LensingDistances
+    """
+    sigma_v = np.asarray(sigma_v, dtype=np.float64)
+    return 4.0 * np.pi * (sigma_v / C_KM_S) ** 2 * distances.d_ls / distances.d_s / ARCSEC
+
+
+def host_m200_from_sigma_v(sigma_v) -> np.ndarray:
+    """Host halo M200 from its velocity dispersion, log10(M200 / 1e12 Msun) = 0.09 + 3.48 log10(sigma_v / 100 km/s).
+
+    Zahid et al. 2018 (arXiv:1804.04492) eq. 11, as Brehmer+19 use it (Msun; sigma_v in km/s).
+    """
+    sigma_v = np.asarray(sigma_v, dtype=np.float64)
+    return 1e12 * 10.0 ** (0.09 + 3.48 * np.log10(sigma_v / 100.0))
+
+
+_SCP14_COEFFICIENTS = (37.5153, -1.5093, 1.636e-2, 3.66e-4, -2.89237e-5, 5.32e-7)
+
+
+def concentration_scp14(m200, h: float = 0.7) -> np.ndarray:
+    """Concentration c200 of a field halo at z = 0, Sanchez-Conde & Prada 2014 eq. 1.
+
+    c200 = sum_i c_i [ln(M200 / (h^-1 Msun))]^i with their six coefficients; the relation Brehmer+19
+    use for host and subhalos (redshift evolution neglected, as there).
+
+    Parameters
+    ----------
+    m200 : array_like
+        Halo mass M200 (Msun).
+    h : float
+        H0 / (100 km/s/Mpc).
+    """
+    log_mass = np.log(np.asarray(m200, dtype=np.float64) * h)
+    return np.polynomial.polynomial.polyval(log_mass, _SCP14_COEFFICIENTS)
+
+
+def _nfw_mass_function(c) -> np.ndarray:
+    """m(c) = ln(1 + c) - c / (1 + c): M200 / (4 pi rho_s r_s^3) (Navarro, Frenk & White 1997)."""
+    return np.log1p(c) - c / (1.0 + c)
+
+
+def nfw_angles(m200, concentration, distances: LensingDistances) -> tuple[np.ndarray, np.ndarray]:
+    """lenstronomy's NFW angles (Rs, alpha_Rs) of halos of mass M200 and concentration c200.
+
+    r200 = (3 M200 / (800 pi rho_crit(z_l)))^(1/3), r_s = r200 / c, rho_s = 200/3 rho_crit c^3 / m(c)
+    (NFW 1997 eqs. 1-2), alpha_Rs = 4 rho_s r_s^2 (1 + ln 1/2) / Sigma_crit / D_l (Golse & Kneib
+    2002 eq. 13 at x = 1), the same as lenstronomy's ``LensCosmo.nfw_physical2angle``.
+
+    Parameters
+    ----------
+    m200 : array_like
+        Masses (Msun), (n,) or (n, K) with the lens axis first.
+    concentration : array_like
+        c200, same shape as ``m200``.
+    distances : LensingDistances
+
+    Returns
+    -------
+    Rs, alpha_Rs : numpy.ndarray
+        Scale radius and deflection at the scale radius (arcsec).
+    """
+    m200 = np.asarray(m200, dtype=np.float64)
+    c = np.asarray(concentration, dtype=np.float64)
+    expand = (slice(None),) + (None,) * (m200.ndim - 1)
+    rho_crit = distances.rho_crit_lens[expand]
+    d_l = distances.d_l[expand]
+    r200 = (3.0 * m200 / (800.0 * np.pi * rho_crit)) ** (1.0 / 3.0)
+    r_s = r200 / c
+    rho_s = 200.0 / 3.0 * rho_crit * c**3 / _nfw_mass_function(c)
+    alpha = 4.0 * rho_s * r_s**2 * (1.0 + np.log(0.5)) / distances.sigma_crit[expand] / d_l
+    return r_s / d_l / ARCSEC, alpha / ARCSEC
+
+
+def nfw_projected_mass_fraction(radius, m200, concentration, distances: LensingDistances) -> np.ndarray:
+    """Fraction of an NFW halo's M200 inside a projected (cylinder) radius: h(x) / m(c), x = R / r_s.
+
+    h(x) = ln(x/2) + arccosh(1/x) / sqrt(1 - x^2) for x < 1 (arccos(1/x)/sqrt(x^2 - 1) above; 1 +
+    ln(1/2) at x = 1): Bartelmann 1996 eq. 11 / Golse & Kneib 2002 eq. 10. Brehmer+19 use it for
+    the share of the host's subhalos inside the lensing region of interest.
+
+    Parameters
+    ----------
+    radius : array_like
+        Projected radius (arcsec), (n,).
+    m200, concentration : array_like
+        Host M200 (Msun) and c200, (n,).
+    distances : LensingDistances
+    """
+    rs_arcsec, _ = nfw_angles(m200, concentration, distances)
+    x = np.asarray(radius, dtype=np.float64) / rs_arcsec
+    below = np.arccosh(1.0 / np.clip(x, 1e-300, 1.0)) / np.sqrt(np.clip(1.0 - x**2, 1e-300, None))
+    above = np.arccos(1.0 / np.clip(x, 1.0, None)) / np.sqrt(np.clip(x**2 - 1.0, 1e-300, None))
+    at_one = np.isclose(x, 1.0, rtol=1e-6, atol=0.0)
+    h_of_x = np.where(at_one, 1.0 + np.log(0.5), np.log(x / 2.0) + np.where(x < 1.0, below, above))
+    return h_of_x / _nfw_mass_function(np.asarray(concentration, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling
+# --------------------------------------------------------------------------------------------
+
+
+def _power_integral(exponent, low, high) -> np.ndarray:
+    """Integral of m^exponent over [low, high] (elementwise; the log when exponent = -1)."""
+    exponent, low, high = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (exponent, low, high)))
+    p1 = exponent + 1.0
+    is_log = np.abs(p1) < 1e-12
+    safe = np.where(is_log, 1.0, p1)
+    return np.where(is_log, np.log(high / low), (high**safe - low**safe) / safe)
+
+
+def sample_power_law(uniform, slope, low, high) -> np.ndarray:
+    """Inverse-CDF draws of dn/dm ∝ m^slope on [low, high] from uniforms in [0, 1).
+
+    m = (low^a + u (high^a - low^a))^(1/a), a = slope + 1 (m = low (high/low)^u when a = 0);
+    Brehmer+19 Sec. 2.2 mass function. Every argument broadcasts elementwise (masses in Msun).
+    """
+    u, slope, low, high = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (uniform, slope, low, high)))
+    a = slope + 1.0
+    is_log = np.abs(a) < 1e-12
+    safe = np.where(is_log, 1.0, a)
+    power = (low**safe + u * (high**safe - low**safe)) ** (1.0 / safe)
+    return np.where(is_log, low * (high / low) ** u, power)
+
+
+def expected_count_from_f_sub(f_sub, slope, m_min, m_max, host_m200, roi_fraction) -> np.ndarray:
+    """Expected number of subhalos in the region of interest for a substructure fraction f_sub.
+
+    N = f_sub M200 [int m^slope dm / int m^(slope+1) dm] x (projected host mass fraction inside
+    the region), both integrals over [m_min, m_max] (Brehmer+19 Sec. 2.2: f_sub fixes the SHMF
+    normalisation; subhalos trace the host's projected NFW profile). Elementwise over lenses.
+    """
+    total = np.asarray(f_sub) * np.asarray(host_m200) * _power_integral(slope, m_min, m_max)
+    return total / _power_integral(np.asarray(slope) + 1.0, m_min, m_max) * np.asarray(roi_fraction)
+
+
+def sample_annulus(rng: np.random.Generator, r_min, r_max, radial: str = "area") -> tuple[np.ndarray, np.ndarray]:
+    """Positions in the annulus r_min <= r < r_max: uniform per unit area or uniform in radius.
+
+    Area: r = sqrt(r_min^2 + u (r_max^2 - r_min^2)); radius: r = r_min + u (r_max - r_min); the
+    angle is uniform. ``r_min``, ``r_max`` are arrays of the number of points wanted (arcsec).
+    Uses 2 x size uniforms (radii first, then angles).
+    """
+    r_min, r_max = np.broadcast_arrays(np.asarray(r_min, dtype=np.float64), np.asarray(r_max, dtype=np.float64))
+    u_radius = rng.random(r_min.shape)
+    u_angle = rng.random(r_min.shape)
+    if radial == "area":
+        radius = np.sqrt(r_min**2 + u_radius * (r_max**2 - r_min**2))
+    elif radial == "radius":
+        radius = r_min + u_radius * (r_max - r_min)
+    else:
+        raise ValueError(f"unknown radial distribution '{radial}'; one of: area, radius")
+    angle = 2.0 * np.pi * u_angle
+    return radius * np.cos(angle), radius * np.sin(angle)
+
+
+def pad_ragged(flat, counts, width: int, fill: float = np.nan) -> np.ndarray:
+    """Scatter ``flat`` (values grouped by lens, in order) into an (n, width) array padded with ``fill``."""
+    counts = np.asarray(counts, dtype=np.int64)
+    out = np.full((len(counts), width), fill, dtype=np.float64)
+    out[np.arange(width)[None, :] < counts[:, None]] = flat
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Populations
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostLenses:
+    """What a population needs to know of its ``n`` main lenses.
+
+    Parameters
+    ----------
+    theta_E : numpy.ndarray
+        Einstein radius of the main lens (arcsec), (n,).
+    center_x, center_y : numpy.ndarray
+        Main-lens centre (arcsec), (n,).
+    m200 : numpy.ndarray or None
+        Host halo M200 (Msun), (n,), when known.
+    distances : LensingDistances
+        Distances of the systems (angular-diameter, for NFW subhalos).
+    einstein_distances : LensingDistances
+        Distances used for point-mass Einstein radii (see :func:`lensing_distances`).
+    """
+
+    theta_E: np.ndarray
+    center_x: np.ndarray
+    center_y: np.ndarray
+    m200: np.ndarray | None
+    distances: LensingDistances
+    einstein_distances: LensingDistances
+
+    @property
+    def n(self) -> int:
+        """Number of lenses."""
+        return len(self.theta_E)
+
+
+@dataclass(frozen=True)
+class PopulationDraw:
+    """A population drawn for ``n`` lenses.
+
+    Parameters
+    ----------
+    planes : tuple of Subhalos
+        Subhalo planes for the Scene (empty without substructure); padded to the batch's largest
+        count, padded entries masked and far outside the stamp.
+    labels : dict of str to numpy.ndarray
+        Every key of :data:`POPULATION_KEYS`, leading dimension n, NaN-padded to ``max_count``.
+    """
+
+    planes: tuple[Subhalos, ...]
+    labels: dict[str, np.ndarray]
+
+
+def _empty_labels(n: int, max_count: int) -> dict[str, np.ndarray]:
+    labels = {"subhalo_count": np.zeros(n, dtype=np.int64)}
+    labels |= {key: np.full(n, np.nan) for key in SCALAR_KEYS}
+    labels |= {key: np.full((n, max_count), np.nan) for key in PER_SUBHALO_KEYS}
+    return labels
+
+
+def _plane(profile: str, per_subhalo: dict[str, np.ndarray], counts: np.ndarray) -> Subhalos:
+    """A Scene plane from flat per-subhalo arrays, padded to the largest count in the batch."""
+    width = max(int(counts.max()), 1)
+    mask = np.arange(width)[None, :] < counts[:, None]
+    params = {}
+    for key, flat in per_subhalo.items():
+        fill = PAD_CENTER if key.startswith("center") else (1.0 if key == "Rs" else 0.0)
+        params[key] = pad_ragged(flat, counts, width, fill=fill)
+    return Subhalos(profile, params, mask)
+
+
+def _check_counts(counts: np.ndarray, max_count: int) -> None:
+    if counts.size and counts.max() > max_count:
+        worst = int(np.argmax(counts))
+        raise ValueError(
+            f"lens {worst} of the batch drew {int(counts[worst])} subhalos, more than max_subhalos="
+            f"{max_count}; raise max_subhalos"
+        )
+
+
+def draw_population(
+    config: PopulationConfig, hosts: HostLenses, rng: np.random.Generator, max_count: int
+) -> PopulationDraw:
+    """Draw ``config``'s population for every lens in ``hosts``.
+
+    Parameters
+    ----------
+    config : PopulationConfig
+    hosts : HostLenses
+        The n main lenses (Einstein radii, centres, M200, distances).
+    rng : numpy.random.Generator
+        Source of every random number.
+    max_count : int
+        Width the per-subhalo labels are padded to; a draw with more subhalos raises ValueError.
+
+    Returns
+    -------
+    PopulationDraw
+    """
+    drawers = {"none": _draw_none, "cdm": _draw_cdm, "vortex": _draw_vortex, "halo": _draw_halo}
+    return drawers[config.kind](config, hosts, rng, max_count)
+
+
+def _draw_none(config, hosts, rng, max_count) -> PopulationDraw:
+    return PopulationDraw((), _empty_labels(hosts.n, max_count))
+
+
+def _draw_cdm(config: PopulationConfig, hosts: HostLenses, rng, max_count) -> PopulationDraw:
+    n = hosts.n
+    labels = _empty_labels(n, max_count)
+    if config.needs_host_mass and hosts.m200 is None:
+        raise ValueError("this CDM population needs the host's M200: give prior host_m200 or lens_sigma_v")
+    slope = config.slope.sample(rng, n)
+    f_sub = config.f_sub.sample(rng, n) if config.count_mode == "f_sub" else np.full(n, np.nan)
+    m_max = np.full(n, config.m_max) if config.m_max_host_fraction is None else config.m_max_host_fraction * hosts.m200
+    if np.any(m_max <= config.m_min):
+        raise ValueError(f"the subhalo mass range is empty for some lens: m_max <= m_min = {config.m_min} Msun")
+    scale = hosts.theta_E if config.radius_unit == "theta_E" else np.ones(n)
+    r_min, r_max = config.r_min * scale, config.r_max * scale
+    if config.count_mode == "fixed":
+        expected = np.full(n, float(config.count))
+        counts = np.full(n, int(config.count), dtype=np.int64)
+    else:
+        if config.count_mode == "poisson":
+            expected = np.full(n, float(config.count))
+        else:
+            c_host = concentration_scp14(hosts.m200, hosts.distances.h)
+            inside = nfw_projected_mass_fraction(r_max, hosts.m200, c_host, hosts.distances)
+            if config.r_min > 0:
+                inside = inside - nfw_projected_mass_fraction(r_min, hosts.m200, c_host, hosts.distances)
+            expected = expected_count_from_f_sub(f_sub, slope, config.m_min, m_max, hosts.m200, inside)
+        counts = rng.poisson(expected).astype(np.int64)
+    _check_counts(counts, max_count)
+    owner = np.repeat(np.arange(n), counts)
+    masses = sample_power_law(rng.random(owner.size), slope[owner], config.m_min, m_max[owner])
+    dx, dy = sample_annulus(rng, r_min[owner], r_max[owner], config.radial_distribution)
+    x, y = hosts.center_x[owner] + dx, hosts.center_y[owner] + dy
+    labels |= {"slope": slope, "f_sub": f_sub, "expected_count": expected, "subhalo_count": counts}
+    labels |= {"subhalo_mass": pad_ragged(masses, counts, max_count),
+               "subhalo_x": pad_ragged(x, counts, max_count), "subhalo_y": pad_ragged(y, counts, max_count)}
+    if config.profile == "nfw":
+        concentration = concentration_scp14(masses, hosts.distances.h)
+        rs, alpha_rs = nfw_angles(masses, concentration, _select(hosts.distances, owner))
+        plane = _plane("nfw", {"Rs": rs, "alpha_Rs": alpha_rs, "center_x": x, "center_y": y}, counts)
+        labels |= {"subhalo_concentration": pad_ragged(concentration, counts, max_count),
+                   "subhalo_Rs": pad_ragged(rs, counts, max_count),
+                   "subhalo_alpha_Rs": pad_ragged(alpha_rs, counts, max_count)}
+    else:
+        theta_e = point_mass_einstein_radius(masses, _select(hosts.einstein_distances, owner))
+        plane = _plane("point_mass", {"theta_E": theta_e, "center_x": x, "center_y": y}, counts)
+        labels["subhalo_theta_E"] = pad_ragged(theta_e, counts, max_count)
+    return PopulationDraw((plane,) if owner.size else (), labels)
+
+
+def _select(distances: LensingDistances, idx: np.ndarray) -> LensingDistances:
+    """The distances of lenses ``idx`` (one entry per subhalo, to vectorise over subhalos)."""
+    return LensingDistances(distances.z_lens[idx], distances.d_l[idx], distances.d_s[idx],
+                            distances.d_ls[idx], distances.rho_crit_lens[idx], distances.h)
+
+
+def vortex_length(axion_mass, length_at_1e22: float = 0.06) -> np.ndarray:
+    """Vortex line length L = length_at_1e22 x (1e-22 eV / m_a) (arcsec; m_a in eV).
+
+    DeepLenseSim ``axion_mass_to_length`` returns the half length 0.03" (1e-22 eV / m_a) for a halo
+    at z = 0.5; the line spans +-that, so L = 0.06" at 1e-22 eV and 6" at 1e-24 eV.
+    """
+    return length_at_1e22 * 1e-22 / np.asarray(axion_mass, dtype=np.float64)
+
+
+def _draw_vortex(config: PopulationConfig, hosts: HostLenses, rng, max_count) -> PopulationDraw:
+    n, points = hosts.n, int(config.vortex_points)
+    _check_counts(np.full(n, points), max_count)
+    labels = _empty_labels(n, max_count)
+    axion_mass = config.axion_mass.sample(rng, n)
+    angle = 2.0 * np.pi * rng.random(n)
+    length = vortex_length(axion_mass, config.vortex_length_at_1e22)
+    along = np.linspace(-0.5, 0.5, points)[None, :] * length[:, None]
+    x = hosts.center_x[:, None] + along * np.cos(angle)[:, None]
+    y = hosts.center_y[:, None] + along * np.sin(angle)[:, None]
+    masses = np.full((n, points), config.vortex_mass / points)
+    theta_e = point_mass_einstein_radius(masses, hosts.einstein_distances)
+    counts = np.full(n, points, dtype=np.int64)
+    plane = Subhalos("point_mass", {"theta_E": theta_e, "center_x": x, "center_y": y}, np.ones((n, points), bool))
+    labels |= {"axion_mass": axion_mass, "vortex_angle": angle, "vortex_length": length, "subhalo_count": counts}
+    for key, values in (("subhalo_mass", masses), ("subhalo_x", x), ("subhalo_y", y), ("subhalo_theta_E", theta_e)):
+        labels[key] = pad_ragged(values.ravel(), counts, max_count)
+    return PopulationDraw((plane,), labels)
+
+
+def _draw_halo(config: PopulationConfig, hosts: HostLenses, rng, max_count) -> PopulationDraw:
+    n = hosts.n
+    _check_counts(np.ones(n, dtype=np.int64), max_count)
+    labels = _empty_labels(n, max_count)
+    drawn = {name: getattr(config, f"halo_{name}").sample(rng, n) for name in ("Rs", "alpha_Rs", "center_x", "center_y")}
+    plane = Subhalos("nfw", {key: value[:, None] for key, value in drawn.items()}, np.ones((n, 1), bool))
+    labels |= {f"halo_{name}": value for name, value in drawn.items()}
+    labels["subhalo_count"] = np.ones(n, dtype=np.int64)
+    for key, name in (("subhalo_Rs", "Rs"), ("subhalo_alpha_Rs", "alpha_Rs"), ("subhalo_x", "center_x"), ("subhalo_y", "center_y")):
+        labels[key][:, 0] = drawn[name]
+    return PopulationDraw((plane,), labels)
