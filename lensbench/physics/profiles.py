@@ -275,9 +275,22 @@ def _nfw_kappa_shape(x: Tensor) -> Tensor:
     return torch.where(near, series, (1 - _nfw_arc_ratio(x)) / u_safe)
 
 
+_SMALL_X = 0.5
+
+
 def _nfw_g(x: Tensor) -> Tensor:
-    """``g(x) = ln(x/2) + F(x)``: projected mass inside x = r/Rs in units of 4 rho_s Rs^3 (GK02 eq 13)."""
-    return torch.log(x / 2) + _nfw_arc_ratio(x)
+    """``g(x) = ln(x/2) + F(x)``: projected mass inside x = r/Rs in units of 4 rho_s Rs^3 (GK02 eq 13).
+
+    For x < 0.5 the two terms nearly cancel (g ~ x^2/4 (2 ln(2/x) - 1)); there, with
+    ``s = sqrt(1 - x^2)`` and ``s - 1 = -x^2 / (1 + s)``, the same function is
+    ``g = (-ln(x/2) x^2 / (1 + s) + log1p(-x^2 / (2 (1 + s)))) / s``, free of cancellation.
+    """
+    closed = torch.log(x / 2) + _nfw_arc_ratio(x)
+    x_small = torch.clamp(x, max=_SMALL_X)
+    x2 = x_small * x_small
+    s = torch.sqrt(1 - x2)
+    small = (-torch.log(x_small / 2) * x2 / (1 + s) + torch.log1p(-x2 / (2 * (1 + s)))) / s
+    return torch.where(x < _SMALL_X, small, closed)
 
 
 def nfw_deflection(x, y, Rs, alpha_Rs, center_x=0.0, center_y=0.0) -> tuple[Tensor, Tensor]:
