@@ -118,9 +118,11 @@ def test_fixed_cdm_population_deeplense(rng):
     r = np.hypot(labels["subhalo_x"][:, :25], labels["subhalo_y"][:, :25])
     assert r.min() >= 0.25 and r.max() < 2.0
     (plane,) = drawn.planes
-    assert plane.profile == "point_mass" and plane.params["theta_E"].shape == (50, 25)
+    assert plane.profile == "point_mass" and plane.params["theta_E"].shape == (50, 32)  # padded to 2^k
+    assert np.all(plane.mask[:, :25]) and not np.any(plane.mask[:, 25:])
     # the Scene's Einstein radii are the labels' masses converted with the same distances
-    np.testing.assert_allclose(plane.params["theta_E"], point_mass_einstein_radius(labels["subhalo_mass"][:, :25], _hosts(50).einstein_distances))
+    expected = point_mass_einstein_radius(labels["subhalo_mass"][:, :25], _hosts(50).einstein_distances)
+    np.testing.assert_allclose(plane.params["theta_E"][:, :25], expected)
 
 
 def test_poisson_count_and_padding(rng):

@@ -500,8 +500,8 @@ class PopulationDraw:
     Parameters
     ----------
     planes : tuple of Subhalos
-        Subhalo planes for the Scene (empty without substructure); padded to the batch's largest
-        count, padded entries masked and far outside the stamp.
+        Subhalo planes for the Scene (empty without substructure); padded to a power of two at or
+        above the batch's largest count, padded entries masked and far outside the stamp.
     labels : dict of str to numpy.ndarray
         Every key of :data:`POPULATION_KEYS`, leading dimension n, NaN-padded to ``max_count``.
     """
@@ -518,8 +518,9 @@ def _empty_labels(n: int, max_count: int) -> dict[str, np.ndarray]:
 
 
 def _plane(profile: str, per_subhalo: dict[str, np.ndarray], counts: np.ndarray) -> Subhalos:
-    """A Scene plane from flat per-subhalo arrays, padded to the largest count in the batch."""
-    width = max(int(counts.max()), 1)
+    """A Scene plane from flat per-subhalo arrays, padded to the power of two at or above the
+    largest count in the batch (few distinct widths, so a compiled renderer recompiles rarely)."""
+    width = 1 << (max(int(counts.max()), 1) - 1).bit_length()
     mask = np.arange(width)[None, :] < counts[:, None]
     params = {}
     for key, flat in per_subhalo.items():
