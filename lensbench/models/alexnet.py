@@ -55,12 +55,24 @@ class AlexNet(nn.Module):
         return self.classifier(self.forward_features(x))
 
 
+def _feature_side(side: int) -> int:
+    """Side (pixels) after the feature extractor: 11x11 stride-4 padding-2 convolution, then three
+    3x3 stride-2 max-pools (the padded convolutions in between keep the size)."""
+    side = (side + 2 * 2 - 11) // 4 + 1
+    for _ in range(3):
+        side = (side - 3) // 2 + 1
+    return side
+
+
 def alexnet(*, in_channels: int, num_outputs: int, input_size: tuple[int, int], dropout: float = 0.5) -> AlexNet:
     """AlexNet; 61,100,840 parameters at 3 channels and 1000 outputs.
 
     ``input_size`` (pixels) must be at least 63x63 (the 11x11 stride-4 stem and three
     stride-2 pools); the adaptive pooling makes the parameter count independent of it.
     """
+    if min(_feature_side(side) for side in input_size) < 1:
+        raise ValueError(f"input_size {tuple(input_size)} is too small for alexnet: it needs at least "
+                         "63 pixels per side")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     return AlexNet(in_channels=in_channels, num_outputs=num_outputs, dropout=dropout)

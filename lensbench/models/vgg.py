@@ -86,6 +86,9 @@ def vgg11(*, in_channels: int, num_outputs: int, input_size: tuple[int, int],
     ``input_size`` (pixels) must be at least 32x32 (five 2x2 max-pools); the adaptive pooling
     makes the parameter count independent of it.
     """
+    if min(input_size) < 2 ** len(VGG11_STAGES):
+        raise ValueError(f"input_size {tuple(input_size)} is too small for vgg11: five 2x2 max-pools need "
+                         f"at least {2 ** len(VGG11_STAGES)} pixels per side")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     return VGG(in_channels=in_channels, num_outputs=num_outputs, batch_norm=batch_norm, dropout=dropout)
