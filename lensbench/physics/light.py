@@ -100,7 +100,7 @@ def interpolated_image(x, y, image: Tensor, scale: float, center_x=0.0, center_y
     Parameters
     ----------
     x, y : Tensor
-        Positions (arcsec), shape ``(B, H, W)``.
+        Positions (arcsec), shape ``(B, ...)``.
     image : Tensor
         ``(B, h, w)`` surface brightness (e.g. counts/s/arcsec^2).
     scale : float
@@ -114,5 +114,6 @@ def interpolated_image(x, y, image: Tensor, scale: float, center_x=0.0, center_y
     row = (y - _expand(center_y, x)) / scale
     # grid_sample with align_corners=True maps -1/+1 to the centres of the first/last padded pixel
     grid = torch.stack((col / ((width - 1) / 2), row / ((height - 1) / 2)), dim=-1)
+    grid = grid.reshape(x.shape[0], 1, -1, 2)
     sampled = F.grid_sample(padded, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    return _expand(amp, x) * sampled.squeeze(1)
+    return _expand(amp, x) * sampled.reshape(x.shape)
