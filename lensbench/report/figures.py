@@ -1,0 +1,323 @@
+"""The figures of a report, drawn with matplotlib's Agg renderer.
+
+Each function returns a :class:`matplotlib.figure.Figure` made without pyplot (no global state,
+no display needed); turn it into a report block with
+:meth:`lensbench.report.document.Figure.from_matplotlib`. Images are drawn pixel for pixel
+(nearest-neighbour), each panel scaled to its own range: a diverging, zero-centred colour map when
+an image holds both signs (e.g. astrometric velocity maps in muas/yr), a sequential one otherwise
+(e.g. surface brightness in counts/s).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+PANEL_HEIGHT_IN = 1.6
+MAX_WIDTH_IN = 12.0
+SEQUENTIAL_CMAP = "magma"
+DIVERGING_CMAP = "RdBu_r"
+
+
+def _new_figure(width_in: float, height_in: float) -> Figure:
+    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _as_float_array(values, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if array.ndim not in allowed:
+        raise ValueError(f"{name}: expected {' or '.join(map(str, allowed))} dimensions, "
+                         f"got shape {array.shape}")
+    return array
+
+
+def _show_image(ax, image: np.ndarray) -> None:
+    """Draw one 2-D image without ticks; zero-centred diverging colours for signed data."""
+    finite = image[np.isfinite(image)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    if low < 0 < high:
+        limit = max(-low, high)
+        ax.imshow(image, cmap=DIVERGING_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
+    else:
+        ax.imshow(image, cmap=SEQUENTIAL_CMAP, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _blank(ax) -> None:
+    """Hide a panel's frame and ticks but keep its labels (a row label may sit on it)."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _panel_grid(nrows: int, ncols: int, aspect: float, extra_height_in: float = 0.4):
+    """A figure of nrows x ncols image panels of width/height ``aspect``, at most 12 in wide."""
+    width = ncols * PANEL_HEIGHT_IN * aspect + 0.6
+    scale = min(1.0, MAX_WIDTH_IN / width)
+    fig = _new_figure(width * scale, nrows * PANEL_HEIGHT_IN * scale + extra_height_in)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def example_images(images, labels, class_names: Sequence[str], per_class: int = 4) -> Figure:
+    """Example images of every class, one row per class.
+
+    Parameters
+    ----------
+    images : array (N, C, H, W)
+        Images in their physical units (counts/s, muas/yr, ...). With C = 2 both channels of
+        each example are shown side by side; otherwise the first channel.
+    labels : array of int (N,)
+        Class index of each image.
+    class_names : sequence of str
+        Name of each class index.
+    per_class : int
+        Examples per class (the first ones of each class); missing ones leave blank panels.
+    """
+    images = _as_float_array(images, "images", 4)
+    labels = np.asarray(labels)
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f"labels: expected shape ({images.shape[0]},), got {labels.shape}")
+    channels_shown = 2 if images.shape[1] == 2 else 1
+    aspect = images.shape[3] / images.shape[2]
+    fig, axes = _panel_grid(len(class_names), per_class * channels_shown, aspect)
+    for row, class_name in enumerate(class_names):
+        chosen = np.flatnonzero(labels == row)[:per_class]
+        for column, ax in enumerate(axes[row]):
+            example, channel = divmod(column, channels_shown)
+            if example < len(chosen):
+                _show_image(ax, images[chosen[example], channel])
+            else:
+                _blank(ax)
+            if row == 0 and channels_shown == 2:
+                ax.set_title(f"channel {channel}", fontsize=8)
+        axes[row, 0].set_ylabel(class_name, fontsize=10)
+    return fig
+
+
+def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
+    """Training and validation loss per epoch (and accuracy when recorded).
+
+    Parameters
+    ----------
+    histories : mapping of name to history
+        Each history holds ``train_loss`` and ``val_loss`` (one value per epoch) and optionally
+        ``train_acc`` and ``val_acc`` (fractions). Training is drawn solid, validation dashed,
+        one colour per name.
+    """
+    has_accuracy = any("train_acc" in h or "val_acc" in h for h in histories.values())
+    fig = _new_figure(10.0 if has_accuracy else 6.0, 4.0)
+    axes = fig.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
+    panels = [(axes[0], "loss", "loss")] + ([(axes[1], "acc", "accuracy")] if has_accuracy else [])
+    for ax, key, ylabel in panels:
+        for index, (name, history) in enumerate(histories.items()):
+            for split, style in (("train", "-"), ("val", "--")):
+                values = np.asarray(history.get(f"{split}_{key}", []), dtype=np.float64)
+                if values.size:
+                    ax.plot(np.arange(1, values.size + 1), values, style, color=f"C{index}",
+                            label=f"{name} ({split})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def roc_curves(curves: Mapping[str, Mapping], paper_auc: Mapping[str, float] | None = None) -> Figure:
+    """Receiver operating characteristic curves with the chance diagonal.
+
+    Parameters
+    ----------
+    curves : mapping of name to {"fpr", "tpr", "auc"}
+        False- and true-positive rates (fractions) and the area under the curve (None when
+        not known).
+    paper_auc : mapping of name to float, optional
+        Published AUC of the same configuration, shown beside ours in the legend.
+    """
+    fig = _new_figure(5.8, 5.2)
+    ax = fig.subplots()
+    ax.plot([0.0, 1.0], [0.0, 1.0], linestyle=":", color="0.55", label="chance (AUC 0.5)")
+    for index, (name, curve) in enumerate(curves.items()):
+        label = f"{name}: AUC {_short(curve.get('auc'))}"
+        if paper_auc and name in paper_auc:
+            label += f" (paper {_short(paper_auc[name])})"
+        ax.plot(np.asarray(curve["fpr"], dtype=np.float64), np.asarray(curve["tpr"], dtype=np.float64),
+                color=f"C{index % 10}", linestyle="-" if index < 10 else "--", label=label)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7)
+    return fig
+
+
+def _short(value) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def reliability_diagram(curves: Mapping[str, Mapping], ece: Mapping[str, float]) -> Figure:
+    """Observed frequency against predicted probability, with the number of examples per bin.
+
+    Parameters
+    ----------
+    curves : mapping of name to {"bin_centres", "observed", "predicted", "counts"}
+        Per probability bin: its centre, the fraction of positives, the mean predicted
+        probability (None or NaN for empty bins) and the number of test examples.
+    ece : mapping of name to float
+        Expected calibration error of each name, shown in the legend (fraction).
+    """
+    fig = _new_figure(5.8, 6.0)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.plot([0.0, 1.0], [0.0, 1.0], linestyle=":", color="0.55", label="perfect calibration")
+    for index, (name, curve) in enumerate(curves.items()):
+        colour = f"C{index % 10}"
+        label = f"{name}: ECE {_short(ece[name])}" if name in ece else name
+        top.plot(np.asarray(curve["predicted"], dtype=np.float64),
+                 np.asarray(curve["observed"], dtype=np.float64),
+                 "o-", color=colour, markersize=3, label=label)
+        bottom.step(np.asarray(curve["bin_centres"], dtype=np.float64),
+                    np.asarray(curve["counts"], dtype=np.float64), where="mid", color=colour)
+    top.set_xlim(0.0, 1.0)
+    top.set_ylim(0.0, 1.0)
+    top.set_ylabel("observed frequency")
+    top.grid(alpha=0.3)
+    top.legend(loc="upper left", fontsize=7)
+    bottom.set_xlabel("predicted probability")
+    bottom.set_ylabel("count")
+    bottom.grid(alpha=0.3)
+    return fig
+
+
+def confusion_matrix(matrix, class_names: Sequence[str]) -> Figure:
+    """Confusion matrix: colour is the fraction of each true class, text the count and fraction.
+
+    Parameters
+    ----------
+    matrix : array (K, K)
+        Counts; rows are true classes, columns predicted classes.
+    class_names : sequence of str
+        The K class names.
+    """
+    counts = _as_float_array(matrix, "matrix", 2)
+    if counts.shape != (len(class_names), len(class_names)):
+        raise ValueError(f"matrix: expected shape ({len(class_names)}, {len(class_names)}) for "
+                         f"{len(class_names)} classes, got {counts.shape}")
+    totals = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    size = 2.2 + 0.9 * len(class_names)
+    fig = _new_figure(size + 1.0, size)
+    ax = fig.subplots()
+    shown = ax.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
+    for (row, column), count in np.ndenumerate(counts):
+        fraction = fractions[row, column]
+        ax.text(column, row, f"{count:.0f}\n{fraction:.1%}", ha="center", va="center", fontsize=9,
+                color="white" if fraction > 0.5 else "black")
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, labels=class_names)
+    ax.set_yticks(ticks, labels=class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    fig.colorbar(shown, ax=ax, label="fraction of true class")
+    return fig
+
+
+def agreement(true, pred, names: Sequence[str]) -> Figure:
+    """Predicted against true value of each regressed parameter, with the line y = x.
+
+    Parameters
+    ----------
+    true, pred : arrays (N, P)
+        True and predicted values of P parameters for N test examples.
+    names : sequence of str
+        The P parameter names, with units (e.g. ``"theta_E (arcsec)"``).
+    """
+    true = _as_float_array(true, "true", 2)
+    pred = _as_float_array(pred, "pred", 2)
+    if true.shape != pred.shape or true.shape[1] != len(names):
+        raise ValueError(f"true {true.shape} and pred {pred.shape} must both be (N, {len(names)})")
+    ncols = min(len(names), 4)
+    nrows = math.ceil(len(names) / ncols)
+    fig = _new_figure(3.0 * ncols, 3.0 * nrows)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for index, ax in enumerate(axes):
+        if index >= len(names):
+            ax.set_axis_off()
+            continue
+        ax.scatter(true[:, index], pred[:, index], s=4, alpha=0.4, color="C0", rasterized=True)
+        both = np.concatenate([true[:, index], pred[:, index]])
+        both = both[np.isfinite(both)]
+        low, high = (both.min(), both.max()) if both.size else (0.0, 1.0)
+        ax.plot([low, high], [low, high], color="0.3", linewidth=1, label="y = x")
+        ax.set_xlabel(f"true {names[index]}")
+        ax.set_ylabel(f"predicted {names[index]}")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def histogram(values, bins, xlabel: str) -> Figure:
+    """Histogram of the finite values (how many others were left out goes in the title).
+
+    Parameters
+    ----------
+    values : array
+        The values, flattened.
+    bins : int or array
+        Number of bins or bin edges, as :func:`numpy.histogram` takes them.
+    xlabel : str
+        What the values are, with units.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    finite = values[np.isfinite(values)]
+    fig = _new_figure(6.0, 4.0)
+    ax = fig.subplots()
+    ax.hist(finite, bins=bins, color="C0", edgecolor="white", linewidth=0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    left_out = values.size - finite.size
+    ax.set_title(f"{finite.size} values" + (f" ({left_out} non-finite left out)" if left_out else ""),
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def image_gallery(images, captions: Sequence[str], ncols: int = 6) -> Figure:
+    """A grid of single-channel images with a caption above each.
+
+    Parameters
+    ----------
+    images : array (N, H, W) or (N, 1, H, W)
+        The images in their physical units (e.g. counts/s).
+    captions : sequence of str
+        One short caption per image.
+    ncols : int
+        Images per row.
+    """
+    images = _as_float_array(images, "images", (3, 4))
+    if images.ndim == 4:
+        if images.shape[1] != 1:
+            raise ValueError(f"images: expected one channel, got shape {images.shape}")
+        images = images[:, 0]
+    if len(captions) != images.shape[0]:
+        raise ValueError(f"captions: expected {images.shape[0]}, got {len(captions)}")
+    ncols = max(1, min(ncols, images.shape[0]))
+    nrows = max(1, math.ceil(images.shape[0] / ncols))
+    fig, axes = _panel_grid(nrows, ncols, images.shape[2] / images.shape[1],
+                            extra_height_in=0.25 * nrows)
+    for index, ax in enumerate(axes.ravel()):
+        if index < images.shape[0]:
+            _show_image(ax, images[index])
+            ax.set_title(captions[index], fontsize=8)
+        else:
+            ax.set_axis_off()
+    return fig
