@@ -224,6 +224,31 @@ def _run_epoch(model, loader, task, device, optimizer=None, bar=None) -> tuple[f
     return total_loss / total_count, accuracy
 
 
+def _record_epoch(state: _Progress, model: nn.Module, epoch: int, train: tuple, val: tuple) -> bool:
+    """Append an epoch's (loss, accuracy) pairs; keep a copy of the weights if validation improved."""
+    history = state.history
+    history.train_loss.append(train[0])
+    history.val_loss.append(val[0])
+    if val[1] is not None:
+        history.train_acc.append(train[1])
+        history.val_acc.append(val[1])
+    improved = val[0] < state.best_val_loss
+    if improved:
+        state.best_val_loss, state.best_state = val[0], _copy_state(model)
+        history.best_epoch, state.epochs_without_improvement = epoch, 0
+    else:
+        state.epochs_without_improvement += 1
+    return improved
+
+
+def _step_scheduler(scheduler, val_loss: float) -> None:
+    """Once per epoch; reduce-on-plateau needs the validation loss."""
+    if isinstance(scheduler, ReduceLROnPlateau):
+        scheduler.step(val_loss)
+    elif scheduler is not None:
+        scheduler.step()
+
+
 def _ordered_loader(dataset: Dataset, batch_size: int) -> DataLoader:
     """Unshuffled loader with its own generator, so iterating it leaves the global RNG alone."""
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0,
@@ -396,21 +421,8 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, *, task: str = "
                 train_loss, train_acc = _run_epoch(model, train_loader, task, device, optim, bar)
             model.eval()
             val_loss, val_acc = _run_epoch(model, val_loader, task, device)
-            history.train_loss.append(train_loss)
-            history.val_loss.append(val_loss)
-            if task == "classify":
-                history.train_acc.append(train_acc)
-                history.val_acc.append(val_acc)
-            improved = val_loss < state.best_val_loss
-            if improved:
-                state.best_val_loss, state.best_state = val_loss, _copy_state(model)
-                history.best_epoch, state.epochs_without_improvement = epoch, 0
-            else:
-                state.epochs_without_improvement += 1
-            if isinstance(sched, ReduceLROnPlateau):
-                sched.step(val_loss)
-            elif sched is not None:
-                sched.step()
+            improved = _record_epoch(state, model, epoch, (train_loss, train_acc), (val_loss, val_acc))
+            _step_scheduler(sched, val_loss)
             history.stopped_early = (early_stopping_patience is not None and epoch + 1 < epochs
                                      and state.epochs_without_improvement >= early_stopping_patience)
             history.epoch_seconds.append(time.perf_counter() - started)
