@@ -18,7 +18,14 @@ from PIL import Image
 
 from lensbench.errors import DataError, UsageError
 from lensbench.report import figures
-from lensbench.report.compare import compare_reports, flatten_spec, unique_labels
+from lensbench.metrics import roc, regression_metrics
+from lensbench.report.compare import (
+    compare_reports,
+    flatten_spec,
+    paper_table,
+    scalar_metrics,
+    unique_labels,
+)
 from lensbench.report.document import (
     MAX_FIGURE_BYTES,
     Code,
@@ -217,6 +224,12 @@ def test_noisy_images_are_shrunk_below_the_limit_and_rendering_is_reproducible(r
         Figure.from_matplotlib("impossible", fig, max_bytes=100)
 
 
+def test_loss_curves_without_accuracy_have_one_panel():
+    regression_history = {"train_loss": [1.0, 0.5], "val_loss": [1.2, 0.6], "train_acc": [],
+                          "val_acc": [], "lr": [0.1, 0.1]}
+    assert len(figures.loss_curves({"run": regression_history}).axes) == 1
+
+
 def test_figure_rejects_bytes_that_are_not_png():
     with pytest.raises(ValueError, match="not a PNG"):
         Figure("bad", b"GIF89a....", "x")
@@ -226,6 +239,20 @@ def test_figure_rejects_bytes_that_are_not_png():
 
 def test_schema_accepts_synthetic_metrics(rng):
     validate_metrics(synthetic_metrics(rng, 1.0, branches=("scenario=A", "scenario=D")))
+
+
+def test_schema_accepts_what_lensbench_metrics_computes(rng):
+    metrics = synthetic_metrics(rng, 1.0)
+    labels = rng.integers(0, 2, 50)
+    curve = roc(labels, rng.random(50) + 0.3 * labels)
+    metrics["branches"]["main"]["curves"]["roc"] = {key: curve[key] for key in ("fpr", "tpr", "thresholds")}
+    metrics["branches"]["main"]["metrics"]["one_vs_rest_auc"] = [0.7, None]
+    truth, predicted = rng.normal(size=(20, 2)), rng.normal(size=(20, 2))
+    metrics["branches"]["fit"] = {
+        "task": "regress", "parameter_names": ["theta_E (arcsec)", "f_sub"],
+        "metrics": regression_metrics(truth, predicted, ["theta_E (arcsec)", "f_sub"]),
+        "curves": {}, "n_test": 20}
+    validate_metrics(metrics)
 
 
 def test_schema_lists_every_problem(rng):
@@ -327,7 +354,8 @@ def test_compare_writes_differences_roc_overlays_and_spec_differences(tmp_path, 
     assert "| branch | metric | a/quick | b/quick | b/quick − a/quick |" in text
     assert (f"| scenario=A | auc | {format_cell(auc_first)} | {format_cell(auc_second)} | "
             f"{format_cell(auc_second - auc_first)} |") in text
-    assert f"| scenario=D | auc | {format_cell(first['branches']['scenario=D']['metrics']['auc'])} | — | — |" in text
+    auc_only_first = first["branches"]["scenario=D"]["metrics"]["auc"]
+    assert f"| scenario=D | auc | {format_cell(auc_only_first)} | — | — |" in text
     assert "| experiment.seed | 1 | 2 |" in text and "| training.epochs | 3 | 10 |" in text
     assert "training.lr" not in text and "experiment.name" not in text
     assert [p.name for p in (out / "figures").iterdir()] == ["roc-1-scenario-a.png"]
@@ -351,6 +379,25 @@ def test_compare_names_the_folder_that_is_not_a_report(tmp_path, rng):
         compare_reports([tmp_path / "good", broken], tmp_path / "cmp")
     with pytest.raises(UsageError):
         compare_reports([tmp_path / "good"], tmp_path / "cmp")
+
+
+def test_scalar_metrics_flattens_per_class_and_per_parameter_values():
+    branch = {"task": "classify", "class_names": ["none", "cdm"], "n_test": 9,
+              "metrics": {"auc": 0.9, "one_vs_rest_auc": [0.8, 0.95], "rmse": {"f_sub": 0.01},
+                          "confusion": [[4, 1], [0, 4]]}}
+    assert scalar_metrics(branch) == {"auc": 0.9, "one_vs_rest_auc[none]": 0.8,
+                                      "one_vs_rest_auc[cdm]": 0.95, "rmse[f_sub]": 0.01, "n_test": 9}
+
+
+def test_paper_table_puts_published_numbers_beside_ours(rng):
+    metrics = synthetic_metrics(rng, 1.0)
+    metrics["paper"] = {"main": {"auc": 0.95, "precision": 0.7}, "scenario=E": {"auc": 0.8}}
+    table = paper_table(metrics)
+    ours = metrics["branches"]["main"]["metrics"]["auc"]
+    assert table.rows == (("main", "auc", ours, 0.95, ours - 0.95), ("main", "precision", None, 0.7, None),
+                          ("scenario=E", "auc", None, 0.8, None))
+    metrics["paper"] = {}
+    assert paper_table(metrics) is None
 
 
 def test_unique_labels_and_flatten_spec(tmp_path):

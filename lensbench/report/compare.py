@@ -164,10 +164,11 @@ def _difference_columns(labels) -> list[str]:
 
 
 def _with_differences(values: list) -> list:
-    first = values[0]
-    return values + [
-        value - first if _is_number(value) and _is_number(first) else None for value in values[1:]
-    ]
+    return values + [_difference(value, values[0]) for value in values[1:]]
+
+
+def _difference(value, reference):
+    return value - reference if _is_number(value) and _is_number(reference) else None
 
 
 def _is_number(value) -> bool:
@@ -182,13 +183,11 @@ def _metrics_section(reports, labels) -> Section:
     branches = _ordered_union(report.metrics["branches"] for report in reports)
     rows, matrices = [], set()
     for branch in branches:
-        entries = [report.metrics["branches"].get(branch, {}) for report in reports]
-        names = _ordered_union(entry.get("metrics", {}) for entry in entries)
-        matrices.update(name for entry in entries for name, value in entry.get("metrics", {}).items()
-                        if isinstance(value, list))
-        for name in [name for name in names if name not in matrices] + ["n_test"]:
-            values = [_metric_value(entry, name) for entry in entries]
-            rows.append([branch, name, *_with_differences(values)])
+        entries = [report.metrics["branches"].get(branch) for report in reports]
+        scalars = [scalar_metrics(entry) if entry else {} for entry in entries]
+        matrices.update(name for entry in entries if entry for name in matrix_metrics(entry))
+        for name in _ordered_union(scalars):
+            rows.append([branch, name, *_with_differences([values.get(name) for values in scalars])])
     blocks = [Table(columns=["branch", "metric", *labels, *_difference_columns(labels)], rows=rows,
                     caption="Scalar metrics of every branch; a dash where a report lacks one.")]
     if matrices:
@@ -197,10 +196,61 @@ def _metrics_section(reports, labels) -> Section:
     return Section("Metrics", tuple(blocks))
 
 
-def _metric_value(entry: dict, name: str):
-    if name == "n_test":
-        return entry.get("n_test")
-    return entry.get("metrics", {}).get(name)
+def matrix_metrics(branch: dict) -> list[str]:
+    """Names of a branch's matrix-valued metrics (confusion matrices)."""
+    return [name for name, value in branch["metrics"].items()
+            if isinstance(value, list) and value and isinstance(value[0], list)]
+
+
+def scalar_metrics(branch: dict) -> dict[str, float | int | None]:
+    """Every scalar of one branch of metrics.json under a flat name, plus ``n_test``.
+
+    Per-class lists become ``name[class]`` (``name[index]`` when the lengths disagree),
+    per-parameter objects ``name[parameter]``; matrices are left out.
+    """
+    classes = branch.get("class_names", [])
+    matrices = set(matrix_metrics(branch))
+    flat: dict[str, float | int | None] = {}
+    for name, value in branch["metrics"].items():
+        if name in matrices:
+            continue
+        if isinstance(value, dict):
+            flat.update({f"{name}[{key}]": item for key, item in value.items()})
+        elif isinstance(value, list):
+            keys = classes if len(classes) == len(value) else range(len(value))
+            flat.update({f"{name}[{key}]": item for key, item in zip(keys, value)})
+        else:
+            flat[name] = value
+    flat["n_test"] = branch["n_test"]
+    return flat
+
+
+def paper_table(metrics: dict) -> Table | None:
+    """Our metrics beside the paper's (the spec's ``[experiment.paper]`` table), or None if empty.
+
+    Parameters
+    ----------
+    metrics : dict
+        A metrics.json object; its ``paper`` maps branch -> metric -> published value, using
+        the flat metric names of :func:`scalar_metrics`.
+
+    Returns
+    -------
+    Table or None
+        Rows (branch, metric, ours, paper, ours - paper); "ours" is a dash when the run has no
+        such branch or metric.
+    """
+    rows = []
+    for branch, published in metrics["paper"].items():
+        entry = metrics["branches"].get(branch)
+        ours = scalar_metrics(entry) if entry else {}
+        for name, paper_value in published.items():
+            our_value = ours.get(name)
+            rows.append([branch, name, our_value, paper_value, _difference(our_value, paper_value)])
+    if not rows:
+        return None
+    return Table(columns=["branch", "metric", "ours", "paper", "ours − paper"], rows=rows,
+                 caption="Our results beside the published ones.")
 
 
 def _roc_section(reports, labels) -> Section:

@@ -110,10 +110,12 @@ def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figur
     ----------
     histories : mapping of name to history
         Each history holds ``train_loss`` and ``val_loss`` (one value per epoch) and optionally
-        ``train_acc`` and ``val_acc`` (fractions). Training is drawn solid, validation dashed,
-        one colour per name.
+        ``train_acc`` and ``val_acc`` (fractions; empty for regression), e.g.
+        ``lensbench.train.History.to_dict()``. Training is drawn solid, validation dashed, one
+        colour per name.
     """
-    has_accuracy = any("train_acc" in h or "val_acc" in h for h in histories.values())
+    has_accuracy = any(np.size(history.get(key, ())) > 0
+                       for history in histories.values() for key in ("train_acc", "val_acc"))
     fig = _new_figure(10.0 if has_accuracy else 6.0, 4.0)
     axes = fig.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
     panels = [(axes[0], "loss", "loss")] + ([(axes[1], "acc", "accuracy")] if has_accuracy else [])

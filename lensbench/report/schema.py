@@ -16,16 +16,21 @@ that is not defined, such as the AUC of a test set with one class, is ``null``):
           "task": "classify" | "regress",
           "class_names": [str, ...],      # classify only; two or more
           "parameter_names": [str, ...],  # regress only, optional; units in the names
-          "metrics": {                    # name -> number | null | list of lists (confusion
-            "<metric>": ...                 matrix, rows true class, columns predicted)
-          },                              # e.g. auc, accuracy_at_0.5, f1_youden, ece, brier
+          "metrics": {                    # e.g. auc, accuracy_at_0.5, f1_youden, ece, brier;
+            "<metric>": number | null       # a value each
+                      | [number | null, ...]          # one per class (e.g. one-vs-rest AUC)
+                      | {"<name>": number | null}     # one per parameter (e.g. rmse of regress)
+                      | [[number, ...], ...]          # confusion matrix, rows true class,
+          },                                          #   columns predicted class
           "curves": {                     # may be empty; every curve optional
-            "roc": {"fpr": [...], "tpr": [...]}          # values in [0, 1], equal lengths;
+            "roc": {"fpr": [...], "tpr": [...],          # values in [0, 1], equal lengths;
+                    "thresholds": [...]}                 # thresholds optional
                  | {"<class name>": {"fpr": [...], "tpr": [...]}, ...},   # or one-vs-rest
             "reliability": {"bin_centres": [...], "observed": [...],     # equal lengths;
                             "predicted": [...], "counts": [int, ...]},   # null for empty bins
             "loss": {"train_loss": [...], "val_loss": [...],             # one value per epoch
-                     "train_acc": [...], "val_acc": [...]},              # accuracies optional
+                     "train_acc": [...], "val_acc": [...],               # optional: accuracy,
+                     "lr": [...], "epoch_seconds": [...]},               # learning rate, s
             "<other>": {"<name>": [number, ...], ...}
           },
           "n_test": int                   # size of the test set, >= 0
@@ -41,6 +46,9 @@ that is not defined, such as the AUC of a test set with one class, is ``null``):
         "total_wall_time_s": float             # seconds, >= 0
       }
     }
+
+:func:`lensbench.metrics.reliability` names its per-bin lists ``observed_frequency`` and
+``mean_predicted``; here they are ``observed`` and ``predicted``.
 
 Keys other than these are errors, except the names inside ``branches``, ``metrics``,
 ``curves``, ``paper``, ``packages`` and ``wall_time_s``. :func:`validate_metrics` checks an object
@@ -65,9 +73,10 @@ BRANCH_OPTIONAL_KEYS = ("class_names", "parameter_names")
 PROVENANCE_KEYS = ("git_commit", "packages", "device", "python", "wall_time_s",
                    "total_wall_time_s")
 ROC_KEYS = ("fpr", "tpr")
+ROC_OPTIONAL_KEYS = ("thresholds",)
 RELIABILITY_KEYS = ("bin_centres", "observed", "predicted", "counts")
 LOSS_KEYS = ("train_loss", "val_loss")
-LOSS_OPTIONAL_KEYS = ("train_acc", "val_acc")
+LOSS_OPTIONAL_KEYS = ("train_acc", "val_acc", "lr", "epoch_seconds")
 
 
 def validate_metrics(obj) -> None:
@@ -219,16 +228,18 @@ def _check_metric_values(metrics, path: str, problems) -> None:
         problems.append(f"{path}: expected an object, got {_type_name(metrics)}")
         return
     for name, value in metrics.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
             _check_matrix(value, f"{path}.{name}", problems)
+        elif isinstance(value, list):
+            _check_number_list(value, f"{path}.{name}", problems, allow_null=True)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_number(item, f"{path}.{name}.{key}", problems, allow_null=True)
         else:
             _check_number(value, f"{path}.{name}", problems, allow_null=True)
 
 
 def _check_matrix(rows, path: str, problems) -> None:
-    if not rows or not all(isinstance(row, list) for row in rows):
-        problems.append(f"{path}: a list value must be a matrix (a non-empty list of lists)")
-        return
     if len({len(row) for row in rows}) != 1:
         problems.append(f"{path}: matrix rows differ in length")
     for index, row in enumerate(rows):
@@ -243,7 +254,8 @@ def _check_curves(curves, path: str, problems) -> None:
         if name == "roc":
             _check_roc(curve, f"{path}.roc", problems)
         elif name == "reliability":
-            _check_same_length_lists(curve, f"{path}.reliability", RELIABILITY_KEYS, (), problems)
+            _check_same_length_lists(curve, f"{path}.reliability", RELIABILITY_KEYS, (), problems,
+                                     counts=("counts",))
         elif name == "loss":
             _check_loss(curve, f"{path}.loss", problems)
         elif isinstance(curve, dict):
@@ -256,10 +268,10 @@ def _check_curves(curves, path: str, problems) -> None:
 def _check_roc(curve, path: str, problems) -> None:
     if isinstance(curve, dict) and curve and all(isinstance(value, dict) for value in curve.values()):
         for class_name, one_vs_rest in curve.items():
-            _check_same_length_lists(one_vs_rest, f"{path}[{class_name!r}]", ROC_KEYS, (), problems,
-                                     bounds=(0.0, 1.0))
+            _check_same_length_lists(one_vs_rest, f"{path}[{class_name!r}]", ROC_KEYS,
+                                     ROC_OPTIONAL_KEYS, problems, rates=ROC_KEYS)
     else:
-        _check_same_length_lists(curve, path, ROC_KEYS, (), problems, bounds=(0.0, 1.0))
+        _check_same_length_lists(curve, path, ROC_KEYS, ROC_OPTIONAL_KEYS, problems, rates=ROC_KEYS)
 
 
 def _check_loss(curve, path: str, problems) -> None:
@@ -269,14 +281,18 @@ def _check_loss(curve, path: str, problems) -> None:
         _check_number_list(values, f"{path}.{key}", problems, allow_null=True)
 
 
-def _check_same_length_lists(curve, path: str, required, optional, problems, bounds=None) -> None:
+def _check_same_length_lists(curve, path: str, required, optional, problems, rates=(),
+                             counts=()) -> None:
+    """Lists of equal length; ``rates`` hold fractions in [0, 1], ``counts`` whole numbers >= 0,
+    other keys numbers or null."""
     if not _check_keys(curve, path, required, optional, problems):
         return
     lengths = {}
     for key, values in curve.items():
-        is_count = key == "counts"
+        is_rate, is_count = key in rates, key in counts
         length = _check_number_list(values, f"{path}.{key}", problems,
-                                    allow_null=not (is_count or bounds), bounds=bounds)
+                                    allow_null=not (is_rate or is_count),
+                                    bounds=(0.0, 1.0) if is_rate else None)
         if is_count and length is not None:
             for index, count in enumerate(values):
                 if _is_number(count) and (count < 0 or count != int(count)):
