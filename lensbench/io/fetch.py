@@ -1,0 +1,209 @@
+"""Download and unpack the public COSMOS real-galaxy training samples (``lensbench fetch cosmos``).
+
+The samples are GalSim RealGalaxyCatalog tarballs on Zenodo record 3242143 (Mandelbaum et al.
+2012, 2014), the same files GalSim's ``galsim_download_cosmos`` fetches: F814W < 23.5 (about
+2.3 GB) and F814W < 25.2 (about 4.4 GB, the "4.4 GB FITS" Ko applies a CNN to).
+
+The download is atomic and resumable: bytes go to ``<archive>.part``, an interrupted download
+continues from there with an HTTP Range request, and the file is renamed into place only once
+complete (and checked, when a checksum is given). Unpacking refuses members that would land
+outside the destination folder (absolute paths, ``..``, links), and is skipped when the
+unpacked folder is already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lensbench.errors import DataError
+
+ZENODO_RECORD = 3242143
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class CosmosSample:
+    """One public COSMOS training sample.
+
+    Parameters
+    ----------
+    name : str
+        ``"23.5"`` or ``"25.2"``: the F814W (AB) magnitude limit.
+    archive : str
+        File name of the tarball.
+    approximate_gb : float
+        Download size in GB, to tell the user what to expect.
+    """
+
+    name: str
+    archive: str
+    approximate_gb: float
+
+    @property
+    def url(self) -> str:
+        """Zenodo download URL of the tarball."""
+        return f"https://zenodo.org/record/{ZENODO_RECORD}/files/{self.archive}"
+
+    @property
+    def folder(self) -> str:
+        """Name of the folder the tarball unpacks into."""
+        return self.archive.removesuffix(".tar.gz")
+
+
+COSMOS_SAMPLES = {
+    "23.5": CosmosSample("23.5", "COSMOS_23.5_training_sample.tar.gz", 2.3),
+    "25.2": CosmosSample("25.2", "COSMOS_25.2_training_sample.tar.gz", 4.4),
+}
+
+
+def parse_checksum(text: str) -> tuple[str, str]:
+    """Split ``"md5:<hex>"`` or ``"sha256:<hex>"`` into (algorithm, lower-case hex digest)."""
+    algorithm, _, digest = text.partition(":")
+    algorithm = algorithm.lower()
+    if algorithm not in ("md5", "sha256") or not digest:
+        raise ValueError(f"checksum '{text}' must look like 'md5:<hex>' or 'sha256:<hex>'")
+    return algorithm, digest.strip().lower()
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """Hex digest of ``path`` with ``algorithm`` (``"md5"`` or ``"sha256"``), read in chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open_from(url: str, offset: int):
+    """Open ``url`` asking for bytes from ``offset`` on; returns (response, resumed: bool)."""
+    request = urllib.request.Request(url)
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    response = urllib.request.urlopen(request, timeout=60)
+    resumed = offset > 0 and getattr(response, "status", None) == 206
+    return response, resumed
+
+
+def download(url: str, target: Path, progress: bool = True) -> Path:
+    """Download ``url`` to ``target`` through ``target.part``, resuming a partial download.
+
+    Raises
+    ------
+    DataError
+        When the URL cannot be reached (offline machine, DNS failure, HTTP error).
+    """
+    part = target.with_name(target.name + ".part")
+    offset = part.stat().st_size if part.exists() else 0
+    try:
+        response, resumed = _open_from(url, offset)
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DataError(url, f"cannot download ({reason}); is this machine online? Download "
+                             f"it by hand and unpack it (see data/cosmos/README.md)") from None
+    if not resumed:
+        offset = 0
+    length = response.headers.get("Content-Length")
+    total = offset + int(length) if length else None
+    with response, open(part, "ab" if resumed else "wb") as out, \
+            tqdm(total=total, initial=offset, unit="B", unit_scale=True,
+                 desc=target.name, disable=not progress) as bar:
+        for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+            out.write(chunk)
+            bar.update(len(chunk))
+    part.replace(target)
+    return target
+
+
+def _safe_members(archive: tarfile.TarFile, dest: Path) -> list[tarfile.TarInfo]:
+    """Members of ``archive``, refusing any that would escape ``dest`` or are links/devices."""
+    root = dest.resolve()
+    members = archive.getmembers()
+    for member in members:
+        where = (root / member.name).resolve()
+        if not where.is_relative_to(root):
+            raise DataError(archive.name, f"unsafe path in archive: {member.name!r}")
+        if not (member.isfile() or member.isdir()):
+            raise DataError(archive.name, f"archive member {member.name!r} is not a plain "
+                                          f"file or folder")
+    return members
+
+
+def unpack(archive_path: Path, dest: Path) -> None:
+    """Unpack a .tar.gz into ``dest`` after checking every member path stays inside it."""
+    try:
+        with tarfile.open(archive_path, "r:gz") as archive:
+            archive.extractall(dest, members=_safe_members(archive, dest), filter="data")
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise DataError(archive_path, f"cannot unpack: {error}") from None
+
+
+def fetch_cosmos(sample: str, dest: Path, url: str | None = None, progress: bool = True,
+                 checksum: str | None = None) -> Path:
+    """Download and unpack one COSMOS real-galaxy training sample.
+
+    Parameters
+    ----------
+    sample : str
+        ``"23.5"`` or ``"25.2"`` (F814W magnitude limit).
+    dest : Path
+        Folder to put the tarball and the unpacked sample in (created if needed).
+    url : str, optional
+        Where to download from; default the Zenodo record 3242143 file. Any urllib URL works,
+        ``file://`` included.
+    progress : bool
+        Show a tqdm progress bar (bytes).
+    checksum : str, optional
+        ``"md5:<hex>"`` (the form Zenodo lists on the record page) or ``"sha256:<hex>"``. When
+        given, a mismatching download is deleted and reported. lensbench ships no digests of
+        its own because they could not be verified offline; without one, the sha256 of the
+        archive is written next to it (``<archive>.sha256``) for the record.
+
+    Returns
+    -------
+    Path
+        The unpacked sample folder, e.g. ``dest/COSMOS_25.2_training_sample``.
+
+    Raises
+    ------
+    DataError
+        Offline or unreachable URL, checksum mismatch, or an unsafe or corrupt archive.
+    """
+    if sample not in COSMOS_SAMPLES:
+        raise DataError(sample, f"unknown COSMOS sample; one of: {', '.join(COSMOS_SAMPLES)}")
+    info = COSMOS_SAMPLES[sample]
+    dest = Path(dest)
+    folder = dest / info.folder
+    if folder.is_dir():
+        return folder
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / info.archive
+    if not archive.exists():
+        download(url or info.url, archive, progress=progress)
+    _check(archive, checksum)
+    unpack(archive, dest)
+    if not folder.is_dir():
+        raise DataError(archive, f"unpacked, but the expected folder {info.folder} is missing")
+    return folder
+
+
+def _check(archive: Path, checksum: str | None) -> None:
+    """Verify ``archive`` against ``checksum``, or record its sha256 when none is given."""
+    if checksum is None:
+        archive.with_name(archive.name + ".sha256").write_text(
+            f"{file_digest(archive, 'sha256')}  {archive.name}\n")
+        return
+    algorithm, expected = parse_checksum(checksum)
+    actual = file_digest(archive, algorithm)
+    if actual != expected:
+        bad = archive.with_name(archive.name + ".bad")
+        shutil.move(archive, bad)
+        raise DataError(archive, f"{algorithm} checksum {actual} does not match the expected "
+                                 f"{expected}; the download was moved to {bad.name}")
