@@ -35,6 +35,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 FIRST_DPI = 100
 LOWEST_DPI = 30
+DPI_MARGIN = 0.95  # aim a little under the limit so the next attempt usually fits
 SIGNIFICANT_DIGITS = 4
 
 
@@ -223,7 +224,7 @@ class Figure:
                 )
             exponent = _size_exponent(previous, (dpi, len(png)))
             previous = (dpi, len(png))
-            wanted = int(dpi * 0.95 * (max_bytes / len(png)) ** (1.0 / exponent))
+            wanted = int(dpi * DPI_MARGIN * (max_bytes / len(png)) ** (1.0 / exponent))
             dpi = max(LOWEST_DPI, min(wanted, dpi - 1))
 
 
