@@ -469,12 +469,12 @@ def read_realgalaxy_catalog(summary: FileSummary, problems: list) -> Iterator[St
     """
     columns = _catalogue_table(summary)
     for image_file, rows in _rows_by_file(columns, summary.path).items():
-        negative = [row for row in rows if int(columns["GAL_HDU"][row]) < 0]
-        for row in negative:
+        negative = {row for row in rows if int(columns["GAL_HDU"][row]) < 0}
+        for row in sorted(negative):
             problems.append(InputProblem(str(summary.path), None, f"IDENT "
                             f"{_identifier(columns, row)} has negative GAL_HDU "
                             f"{int(columns['GAL_HDU'][row])}"))
-        rows = [row for row in rows if row not in set(negative)]
+        rows = [row for row in rows if row not in negative]
         if not image_file.is_file():
             problems.append(InputProblem(str(image_file), None, f"image file named by catalogue "
                                          f"{summary.path.name} ({len(rows)} rows) not found"))
