@@ -94,15 +94,29 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class TrainingSection:
-    """``[training]``: optimiser, schedule, epochs, early stopping, device."""
+    """``[training]``: optimiser, learning-rate schedule, epochs, early stopping, device.
+
+    Schedulers: ``cosine_warm_restarts`` (torch's CosineAnnealingWarmRestarts: ``t_0``, ``t_mult``,
+    ``eta_min``), ``cosine_warmup_restarts`` (the same with a linear warm-up of
+    ``warmup_epochs`` and peaks scaled by ``cycle_gamma``, as Ko cites), ``plateau`` (learning rate
+    times ``plateau_factor`` after ``plateau_patience`` epochs without validation improvement, as
+    Vattis et al.).
+    """
 
     epochs: int = field(default=10, metadata=_min(1))
     batch_size: int = field(default=32, metadata=_min(1))
     lr: float = field(default=1e-3, metadata=_min(0.0))
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    momentum: float = field(default=0.9, metadata=_min(0.0))
     weight_decay: float = field(default=0.0, metadata=_min(0.0))
     scheduler: Literal["none", "cosine_warm_restarts", "cosine_warmup_restarts", "plateau"] = "none"
-    scheduler_options: dict[str, Any] = field(default_factory=dict)
+    t_0: int = field(default=10, metadata=_min(1))
+    t_mult: int = field(default=1, metadata=_min(1))
+    eta_min: float = field(default=0.0, metadata=_min(0.0))
+    warmup_epochs: int = field(default=0, metadata=_min(0))
+    cycle_gamma: float = field(default=1.0, metadata=_min(0.0))
+    plateau_patience: int = field(default=5, metadata=_min(1))
+    plateau_factor: float = field(default=0.1, metadata={"min": 0.0, "max": 1.0})
     early_stopping_patience: int | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
     normalize: Literal["none", "max", "standardize"] = "none"

@@ -41,7 +41,7 @@ class EvaluateStep:
         p = ctx.params
         model, info = load_model(ctx.inputs["model"])
         test = ShardedDataset(ctx.inputs["test"], transform=normaliser(info["normalize"]))
-        outputs = predict(model, test, batch_size=256, device=ctx.device)
+        outputs = predict(model, test, batch_size=256, device=ctx.device, task=p["task"])
         write_atomic(ctx.work / "predictions.npy", _npy(outputs.astype(np.float32)))
         if p["task"] == "classify":
             results = classification_results(test.labels, outputs, info["classes"], p["evaluation"])
@@ -53,24 +53,37 @@ class EvaluateStep:
 
 
 def classification_results(labels: np.ndarray, probs: np.ndarray, class_names: list[str], evaluation) -> dict:
-    """Metrics and curves of a classifier; binary tasks score the last class as positive."""
+    """Metrics and curves of a classifier; binary tasks score the last class as positive.
+
+    Threshold metrics are given at 0.5 (``accuracy``, ``precision``, ``recall``, ``f1``,
+    ``confusion``) and at the Youden threshold (the same names with ``_youden``).
+    """
     wanted = set(evaluation.metrics)
     curves: dict = {}
     if len(class_names) == 2:
         score = probs[:, 1]
-        metrics = M.classification_metrics(labels, score, n_bins=evaluation.calibration_bins)
+        summary = M.classification_metrics(labels, score, n_bins=evaluation.calibration_bins)
+        metrics = {"auc": summary["auc"], "brier": summary["brier"], "ece": summary["ece"],
+                   "n_positive": summary["n_positive"], "youden_threshold": summary["at_youden"]["threshold"]}
+        for suffix, block in (("", summary["at_half"]), ("_youden", summary["at_youden"])):
+            for name in ("accuracy", "precision", "recall", "f1", "confusion"):
+                metrics[name + suffix] = block[name]
         if "roc" in wanted:
-            curves["roc"] = M.roc(labels, score)
+            roc = M.roc(labels, score)
+            curves["roc"] = {"fpr": roc["fpr"], "tpr": roc["tpr"], "thresholds": roc["thresholds"]}
         if "calibration" in wanted:
-            curves["reliability"] = M.reliability(labels, score, n_bins=evaluation.calibration_bins)
+            table = M.reliability(labels, score, n_bins=evaluation.calibration_bins)
+            curves["reliability"] = {"bin_centres": table["bin_centres"], "observed": table["observed_frequency"],
+                                     "predicted": table["mean_predicted"], "counts": table["counts"]}
     else:
-        metrics = {"macro_auc": M.macro_auc(labels, probs), "accuracy": float(np.mean(probs.argmax(1) == labels))}
+        names = [m for m in evaluation.metrics if m in ("macro_auc", "accuracy", "precision", "recall", "f1",
+                                                          "confusion")]
+        metrics = M.compute_metrics(names, labels, probs, task="classify")
     return {"task": "classify", "class_names": list(class_names), "metrics": metrics, "curves": curves}
 
 
 def regression_results(labels: np.ndarray, outputs: np.ndarray, info: dict) -> dict:
     """Per-parameter errors in the labels' own units (the label scaling undone)."""
     scale = np.array([info["label_scale"].get(name, 1.0) for name in info["labels"]])
-    true, pred = labels * scale, outputs * scale
-    metrics = M.regression_metrics(true, pred, info["labels"])
-    return {"task": "regress", "labels": info["labels"], "metrics": metrics, "curves": {}}
+    metrics = M.regression_metrics(labels * scale, outputs * scale, info["labels"])
+    return {"task": "regress", "parameter_names": info["labels"], "metrics": metrics, "curves": {}}

@@ -88,7 +88,8 @@ class ReportStep:
             steps = _branch_steps(plan, spec.branch_name)
             results = json.loads((ctx.inputs[steps["evaluate"]] / "results.json").read_text())
             history = json.loads((ctx.inputs[steps["train"]] / "history.json").read_text())
-            results["curves"]["loss"] = {"train_loss": history["train_loss"], "val_loss": history["val_loss"]}
+            results["curves"]["loss"] = {k: history[k] for k in ("train_loss", "val_loss", "lr", "epoch_seconds")
+                                         if k in history}
             branches[spec.branch_name] = {"spec": spec, "results": results, "history": history, "steps": steps}
         wall = {r.id: round(r.wall_time_s, 3) for r in records}
         metrics = {
@@ -236,17 +237,17 @@ def _regression_blocks(ctx, branches: dict, paper: dict) -> list:
     blocks = []
     for i, (name, b) in enumerate(branches.items()):
         res = b["results"]
-        per = res["metrics"].get("per_parameter", {})
-        rows = tuple((label, per.get(label, {}).get("mse"), per.get(label, {}).get("r2"),
-                      _paper_value(paper, name, f"mse_{label}")) for label in res["labels"])
+        m = res["metrics"]
+        rows = tuple((label, m["mse"][label], m["r2"][label], _paper_value(paper, name, f"mse_{label}"))
+                     for label in res["parameter_names"])
         blocks.append(Table(("parameter", "MSE", "R²", "paper MSE"), rows,
                             f"Test-set errors per parameter in the parameter's own units ({name})."))
         steps = b["steps"]
         test = ShardedDataset(ctx.inputs[steps["simulate:test"]])
         pred = np.load(ctx.inputs[steps["evaluate"]] / "predictions.npy")
-        scale = np.array([res_scale for res_scale in _label_scale(test.manifest, res["labels"])])
+        scale = np.array(_label_scale(test.manifest, res["parameter_names"]))
         blocks.append(Figure.from_matplotlib(f"agreement-{i}", F.agreement(test.labels * scale, pred * scale,
-                                                                           res["labels"]),
+                                                                           res["parameter_names"]),
                                              f"Predicted against true parameters on the test set ({name})."))
     return blocks
 

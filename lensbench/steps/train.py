@@ -77,15 +77,15 @@ class TrainStep:
         channels, height, width = manifest["image_shape"]
         classify = p["task"] == "classify"
         num_outputs = len(manifest["classes"]) if classify else len(manifest["labels"])
-        torch.manual_seed(p["seed"])
         model = build_model(p["model"].architecture, in_channels=channels, num_outputs=num_outputs,
-                            input_size=(height, width), **p["model"].options)
+                            input_size=(height, width), seed=p["seed"], **p["model"].options)
         history = fit(
             model, train_set, val_set, task=p["task"], epochs=training.epochs, batch_size=training.batch_size,
-            lr=training.lr, optimizer=training.optimizer, weight_decay=training.weight_decay,
-            scheduler=None if training.scheduler == "none" else training.scheduler,
-            scheduler_options=dict(training.scheduler_options),
-            early_stopping_patience=training.early_stopping_patience, device=ctx.device, seed=p["seed"],
+            lr=training.lr, optimizer=training.optimizer, momentum=training.momentum,
+            weight_decay=training.weight_decay, scheduler=None if training.scheduler == "none" else training.scheduler,
+            t_0=training.t_0, t_mult=training.t_mult, eta_min=training.eta_min, warmup_epochs=training.warmup_epochs,
+            cycle_gamma=training.cycle_gamma, plateau_patience=training.plateau_patience,
+            plateau_factor=training.plateau_factor, early_stopping_patience=training.early_stopping_patience, device=ctx.device, seed=p["seed"],
             checkpoint_dir=ctx.work / "checkpoints", progress=ctx.progress, log=ctx.log.info,
         )
         buffer = __import__("io").BytesIO()
@@ -107,6 +107,6 @@ class TrainStep:
             "simulation_kind": manifest["kind"],
         }
         write_json(ctx.work / "model.json", info)
-        write_json(ctx.work / "history.json", dataclasses.asdict(history))
+        write_json(ctx.work / "history.json", history.to_dict())
         shutil.rmtree(ctx.work / "checkpoints", ignore_errors=True)
         return {"best_epoch": history.best_epoch, "epochs_run": len(history.train_loss)}
