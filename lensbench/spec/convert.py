@@ -117,12 +117,8 @@ class Converter:
                 self.error(key, f"expected a table, got {_describe(value)}")
                 return _MISSING
             _, vtype = typing.get_args(tp)
-            out = {}
-            for name, item in value.items():
-                converted = self.value(vtype, item, f"{key}.{name}", {})
-                if converted is not _MISSING:
-                    out[name] = converted
-            return out
+            out = {name: self.value(vtype, item, f"{key}.{name}", {}) for name, item in value.items()}
+            return _MISSING if any(v is _MISSING for v in out.values()) else out
         if origin in (tuple, list):
             if not isinstance(value, list):
                 self.error(key, f"expected an array, got {_describe(value)}")

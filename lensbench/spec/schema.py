@@ -334,6 +334,8 @@ def validate(raw: RawSpec) -> list[Spec]:
     issues: list[SpecIssue] = list(conv.issues)
     base = copy.deepcopy(raw.data)
     base.pop("grid", None)
+    for key in grid:  # a grid value is set where the grid axis is written
+        raw.origins[key] = raw.origin(f"grid.{key}")
     specs = []
     for branch in variants(grid):
         data = copy.deepcopy(base)
@@ -342,7 +344,7 @@ def validate(raw: RawSpec) -> list[Spec]:
         spec = _one(raw, data, branch, grid, issues)
         if spec is not None:
             specs.append(spec)
-    unique = list(dict.fromkeys(issues))
+    unique = sorted(dict.fromkeys(issues), key=lambda i: (i.file, i.line or 0))
     if unique:
         raise SpecError(unique)
     return specs
