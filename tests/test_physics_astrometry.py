@@ -30,7 +30,7 @@ RHO_S, R_S = 2.0e7, 0.4  # Msun/kpc^3, kpc
 
 
 def t64(values):
-    return torch.as_tensor(np.asarray(values, dtype=np.float64))
+    return torch.tensor(np.array(values, dtype=np.float64))
 
 
 def nfw_density(r):

@@ -1,0 +1,501 @@
+"""Astrometric lensing maps of Milky-Way subhalos on HEALPix grids, and the quasar surveys that see them.
+
+Two stages, because the signal does not depend on the survey (Vattis+21 sections II.C, III.A):
+
+1. :func:`simulate_signal` draws a new subhalo population per map
+   (:mod:`lensbench.simulate.milky_way`), computes the lensing field of every subhalo at one
+   source per pixel centre of a HEALPix grid (``nside`` 128, sources at infinity with v_i = 0,
+   each subhalo's effect cut at ``truncation_deg`` = 20 deg) and averages it onto the
+   ``data_nside`` = 32 grid of the data: the 16 sub-pixel values of each data pixel are averaged
+   as 3-D tangent vectors and projected onto the (l, b) basis at the data pixel's centre, i.e.
+   the mean lensing of quasars spread uniformly over the pixel.
+2. :func:`observe` turns a signal (or zero, for the negative class) into noisy data for one
+   survey: quasar counts per pixel n_q ~ Poisson(N_q / 12 nside^2), each velocity component
+   ~ Normal(signal, sigma_u / sqrt(n_q)) (the mean of n_q quasars). A pixel without quasars has
+   no measurement; its value is 0 (what a velocity of unknown sign averages to). At Table I
+   scenarios the mean count is >= 8138, so this never happens there. The maps are projected to
+   Cartesian images (channels v_l, v_b) for the CNNs.
+
+The map engine tiles the fine grid into NESTED blocks (``block_nside``), keeps the (subhalo,
+block) pairs whose block can reach within the truncation angle, and evaluates all their pixels
+at once in float64 chunks, optionally as one compiled torch kernel; no loop over pixels or
+subhalos runs in Python. Units: deflection muas, velocity muas/yr, acceleration muas/yr^2, the
+vector components along increasing Galactic longitude l and latitude b.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import healpy as hp
+import numpy as np
+import torch
+
+from lensbench.physics import units
+from lensbench.physics.astrometry import (
+    Vector,
+    deflection,
+    induced_acceleration,
+    induced_velocity,
+    nfw_projected_mass,
+    tangent_geometry,
+)
+from lensbench.simulate.milky_way import MilkyWayPopulation, sample_population
+
+FieldName = Literal["deflection", "velocity", "acceleration"]
+
+#: Factor from the raw result of each field (rad, (km/s)/kpc, ((km/s)/kpc)^2) to muas, muas/yr, muas/yr^2.
+FIELD_UNITS = {
+    "deflection": units.MUAS_PER_RAD,
+    "velocity": units.MUAS_PER_YR_PER_KMS_PER_KPC,
+    "acceleration": units.MUAS_PER_YR2_PER_KMS_PER_KPC_SQUARED,
+}
+
+
+@dataclass(frozen=True)
+class AstrometricConfig:
+    """Options of the astrometric-lensing simulation (``[simulation]`` with kind "astrometric")."""
+
+    population: MilkyWayPopulation = field(default_factory=MilkyWayPopulation)
+    """The subhalo population drawn anew for every map."""
+    nside: int = 128
+    """HEALPix nside of the signal grid, one source per pixel centre (paper: 128)."""
+    truncation_deg: float = 20.0
+    """Each subhalo lenses only sources within this angle of its centre (paper: 20) [deg]."""
+    field: FieldName = "velocity"
+    """The lensing field simulated: deflection [muas], velocity [muas/yr] or acceleration [muas/yr^2]."""
+    data_nside: int = 32
+    """HEALPix nside of the data maps (paper: 32, 12288 pixels); must divide nside."""
+    image_height: int = 64
+    """Rows of the Cartesian projection fed to the CNNs [pixels]."""
+    image_width: int = 128
+    """Columns of the Cartesian projection fed to the CNNs [pixels]."""
+    block_nside: int = 16
+    """Tiling of the signal grid used by the map engine (speed only; must divide nside)."""
+    chunk_pairs: int = 1 << 16
+    """Subhalo-pixel pairs evaluated per chunk (speed and memory only)."""
+    compile: bool = False
+    """Run the per-chunk kernel through torch.compile (faster maps, seconds of compilation once)."""
+    n_top: int = 10
+    """Number of most-signalling subhalos whose positions are recorded per map."""
+
+    def __post_init__(self):
+        for name in ("nside", "data_nside", "block_nside"):
+            value = getattr(self, name)
+            if value < 1 or value & (value - 1):
+                raise ValueError(f"{name} must be a power of 2, got {value}")
+        if self.nside % self.data_nside or self.nside % self.block_nside:
+            raise ValueError("data_nside and block_nside must divide nside")
+        if not 0 < self.truncation_deg < 90:
+            raise ValueError(f"truncation_deg must be in (0, 90), got {self.truncation_deg}")
+        if self.field not in FIELD_UNITS:
+            raise ValueError(f"field must be one of {', '.join(FIELD_UNITS)}, got {self.field!r}")
+        if self.image_height < 1 or self.image_width < 1:
+            raise ValueError("image_height and image_width must be >= 1")
+        if self.chunk_pairs < 1 or self.n_top < 1:
+            raise ValueError("chunk_pairs and n_top must be >= 1")
+
+
+@dataclass(frozen=True)
+class AstrometricSurvey:
+    """A quasar astrometry survey (``[survey]``; Vattis+21 Table I)."""
+
+    n_quasars: float = 1e8
+    """Total number of quasars N_q on the sky."""
+    sigma_u: float = 1.0
+    """Velocity uncertainty of one quasar, per component [muas/yr]."""
+
+    def __post_init__(self):
+        if not self.n_quasars > 0:
+            raise ValueError(f"n_quasars must be > 0, got {self.n_quasars}")
+        if not self.sigma_u > 0:
+            raise ValueError(f"sigma_u must be > 0, got {self.sigma_u}")
+
+
+#: The five scenarios of Vattis+21 Table I.
+SCENARIOS = {
+    "A": AstrometricSurvey(1e8, 1.0),
+    "B": AstrometricSurvey(1e8, 0.1),
+    "C": AstrometricSurvey(1e9, 1.0),
+    "D": AstrometricSurvey(1e9, 0.1),
+    "E": AstrometricSurvey(3e9, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Fixed geometry of a signal grid tiled into NESTED blocks (float64 torch tensors)."""
+
+    pixel_vectors: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # x, y, z: (n_blocks, P) each
+    block_centres: torch.Tensor  # (n_blocks, 3) unit vectors
+    block_radius: torch.Tensor  # (n_blocks,) largest angle from a block centre to its pixels [rad]
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(nside: int, block_nside: int) -> _Grid:
+    """Pixel centres of the nside grid grouped by the block_nside pixel that contains them."""
+    vectors = np.stack(hp.pix2vec(nside, np.arange(hp.nside2npix(nside)), nest=True), axis=-1)
+    per_block = (nside // block_nside) ** 2
+    blocks = vectors.reshape(-1, per_block, 3)
+    centres = np.stack(hp.pix2vec(block_nside, np.arange(len(blocks)), nest=True), axis=-1)
+    cosines = np.clip(np.einsum("bpk,bk->bp", blocks, centres), -1.0, 1.0)
+    return _Grid(
+        tuple(torch.from_numpy(np.ascontiguousarray(blocks[..., axis])) for axis in range(3)),
+        torch.from_numpy(centres),
+        torch.from_numpy(np.arccos(cosines).max(axis=1)),
+    )
+
+
+def sky_basis(nside: int, nest: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit vectors of each pixel centre and the local (l, b) directions there.
+
+    Parameters
+    ----------
+    nside : int
+        HEALPix nside.
+    nest : bool
+        Pixel ordering (RING if False).
+
+    Returns
+    -------
+    direction, e_l, e_b : np.ndarray
+        (npix, 3) each: the centre, the unit vector of increasing longitude l and of increasing
+        latitude b.
+    """
+    theta, phi = hp.pix2ang(nside, np.arange(hp.nside2npix(nside)), nest=nest)
+    direction = hp.ang2vec(theta, phi)
+    e_l = np.stack([-np.sin(phi), np.cos(phi), np.zeros_like(phi)], axis=-1)
+    e_b = np.stack([-np.cos(theta) * np.cos(phi), -np.cos(theta) * np.sin(phi), np.sin(theta)], axis=-1)
+    return direction, e_l, e_b
+
+
+def pair_field(
+    field_name: str,
+    source_direction: Vector,
+    lens_position: Vector,
+    lens_velocity: Vector,
+    rho_s: torch.Tensor,
+    r_s: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """Lensing field of NFW subhalos at sources at infinity, as 3-D tangent vectors at the sources.
+
+    Sources have v_i = 0 and D_l / D_i = 0, so the effective velocity is v_l - v_sun (eq 4); the
+    geometry is :func:`lensbench.physics.astrometry.tangent_geometry`. Vectors are tuples of
+    (x, y, z) component tensors that broadcast together.
+
+    Parameters
+    ----------
+    field_name : str
+        "deflection", "velocity" or "acceleration".
+    source_direction : Vector
+        Unit vectors to the sources.
+    lens_position : Vector
+        Lens positions relative to the observer [kpc].
+    lens_velocity : Vector
+        Lens velocities relative to the observer [km/s].
+    rho_s, r_s : torch.Tensor
+        NFW parameters [Msun/kpc^3], [kpc].
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        (x, y, z) components of the field in muas, muas/yr or muas/yr^2.
+    """
+    b_vec, v_perp = tangent_geometry(lens_position, lens_velocity, source_direction)
+    projected = nfw_projected_mass(torch.sqrt(sum(c * c for c in b_vec)), rho_s, r_s)
+    if field_name == "deflection":
+        raw = deflection(b_vec, projected)
+    elif field_name == "velocity":
+        raw = induced_velocity(b_vec, v_perp, projected)
+    else:
+        raw = induced_acceleration(b_vec, v_perp, projected)
+    return tuple(component * FIELD_UNITS[field_name] for component in raw)
+
+
+def _chunk_kernel(
+    field_name: str,
+    grid_pixels: Vector,
+    block_rows: torch.Tensor,
+    lens_position: Vector,
+    lens_velocity: Vector,
+    rho_s: torch.Tensor,
+    r_s: torch.Tensor,
+    min_cosine: torch.Tensor,
+) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Truncated field of one subhalo per row on a block of pixels, and each row's summed |field|^2.
+
+    ``grid_pixels`` components are (n_blocks, P) and row r uses block ``block_rows[r]``; the lens
+    components and NFW parameters are (rows, 1); ``min_cosine`` (rows, 1) is cos(truncation)
+    for real rows and 2 (never reached) for padding rows.
+    """
+    pixels = tuple(component[block_rows] for component in grid_pixels)
+    distance = torch.sqrt(sum(c * c for c in lens_position))
+    inside = sum(n * r for n, r in zip(pixels, lens_position)) >= min_cosine * distance
+    values = pair_field(field_name, pixels, lens_position, lens_velocity, rho_s, r_s)
+    zero = torch.zeros((), dtype=values[0].dtype)
+    values = tuple(torch.where(inside, component, zero) for component in values)
+    return values, sum(component * component for component in values).sum(-1)
+
+
+@functools.lru_cache(maxsize=2)
+def _compiled_kernel():
+    """The chunk kernel compiled once per process (shapes are kept fixed by padding)."""
+    return torch.compile(_chunk_kernel, dynamic=False)
+
+
+def _candidate_pairs(grid: _Grid, direction: torch.Tensor, truncation: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(subhalo, block) pairs whose block centre lies within truncation + block radius of the subhalo."""
+    cosines = direction @ grid.block_centres.T
+    reach = torch.cos(torch.clamp(truncation + grid.block_radius, max=math.pi))
+    lens_index, block_index = torch.nonzero(cosines >= reach, as_tuple=True)
+    return lens_index, block_index
+
+
+def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Field of one population at every pixel centre of the nside grid, as 3-D vectors, NESTED order.
+
+    Parameters
+    ----------
+    config : AstrometricConfig
+        Grid, truncation, field and engine options.
+    population : dict
+        From :func:`lensbench.simulate.milky_way.sample_population` (``position`` [kpc],
+        ``velocity`` relative to the Sun [km/s], ``rho_s`` [Msun/kpc^3], ``r_s`` [kpc]).
+
+    Returns
+    -------
+    field : np.ndarray
+        (npix, 3) float64 tangent vectors in the field's unit, NESTED order.
+    power : np.ndarray
+        (n_subhalos,) sum over pixels of |field|^2 of each subhalo alone (its signal strength).
+    """
+    grid = _grid(config.nside, config.block_nside)
+    position = torch.from_numpy(np.ascontiguousarray(population["position"], dtype=np.float64))
+    velocity = torch.from_numpy(np.ascontiguousarray(population["velocity"], dtype=np.float64))
+    rho_s = torch.from_numpy(np.asarray(population["rho_s"], dtype=np.float64))
+    r_s = torch.from_numpy(np.asarray(population["r_s"], dtype=np.float64))
+    truncation = math.radians(config.truncation_deg)
+    direction = position / position.norm(dim=1, keepdim=True)
+    lens_index, block_index = _candidate_pairs(grid, direction, truncation)
+    n_blocks, per_block = grid.pixel_vectors[0].shape
+    totals = [torch.zeros(n_blocks, per_block, dtype=torch.float64) for _ in range(3)]
+    power = torch.zeros(len(position), dtype=torch.float64)
+    kernel = _compiled_kernel() if config.compile else _chunk_kernel
+    rows = max(1, config.chunk_pairs // per_block)
+    for start in range(0, len(lens_index), rows):
+        lens = lens_index[start : start + rows]
+        block = block_index[start : start + rows]
+        padding = rows - len(lens) if config.compile else 0
+        min_cosine = torch.full((len(lens) + padding, 1), math.cos(truncation), dtype=torch.float64)
+        min_cosine[len(lens) :] = 2.0
+        lens_rows = torch.cat([lens, lens.new_zeros(padding)])
+        block_rows = torch.cat([block, block.new_zeros(padding)])
+        values, row_power = kernel(
+            config.field,
+            grid.pixel_vectors,
+            block_rows,
+            tuple(position[lens_rows, axis, None] for axis in range(3)),
+            tuple(velocity[lens_rows, axis, None] for axis in range(3)),
+            rho_s[lens_rows, None],
+            r_s[lens_rows, None],
+            min_cosine,
+        )
+        for total, component in zip(totals, values):
+            total.index_add_(0, block, component[: len(lens)])
+        power.index_add_(0, lens, row_power[: len(lens)])
+    return torch.stack(totals, dim=-1).reshape(-1, 3).numpy(), power.numpy()
+
+
+def project_to_basis(vectors: np.ndarray, nside: int, nest: bool) -> np.ndarray:
+    """Components (l, b) of 3-D tangent vectors given at every pixel centre.
+
+    Parameters
+    ----------
+    vectors : np.ndarray
+        (..., npix, 3).
+
+    Returns
+    -------
+    np.ndarray
+        (..., 2, npix): the components along increasing l and increasing b.
+    """
+    _, e_l, e_b = sky_basis(nside, nest=nest)
+    return np.stack([(vectors * e_l).sum(-1), (vectors * e_b).sum(-1)], axis=-2)
+
+
+def signal_map(config: AstrometricConfig, population: dict[str, np.ndarray]) -> np.ndarray:
+    """The field of one population at the nside grid, (2, npix) components (l, b), RING order.
+
+    Units: muas, muas/yr or muas/yr^2 for ``config.field`` deflection, velocity, acceleration.
+    """
+    nested, _ = signal_field_nested(config, population)
+    ring = nested[hp.ring2nest(config.nside, np.arange(hp.nside2npix(config.nside)))]
+    return project_to_basis(ring, config.nside, nest=False)
+
+
+def degrade_nested(config: AstrometricConfig, nested_field: np.ndarray) -> np.ndarray:
+    """Average 3-D field vectors of the nside grid onto data_nside pixels, components (l, b), RING.
+
+    Returns
+    -------
+    np.ndarray
+        (2, 12 data_nside^2) float64.
+    """
+    per_pixel = (config.nside // config.data_nside) ** 2
+    mean_nested = nested_field.reshape(-1, per_pixel, 3).mean(axis=1)
+    npix = hp.nside2npix(config.data_nside)
+    mean_ring = mean_nested[hp.ring2nest(config.data_nside, np.arange(npix))]
+    return project_to_basis(mean_ring, config.data_nside, nest=False)
+
+
+def _top_subhalos(config: AstrometricConfig, population: dict[str, np.ndarray], power: np.ndarray) -> dict[str, np.ndarray]:
+    """Positions and properties of the n_top subhalos with the largest summed |field|^2 (NaN-padded)."""
+    order = np.argsort(-power, kind="stable")[: config.n_top]
+    columns = {
+        "top_l_deg": population["l_deg"],
+        "top_b_deg": population["b_deg"],
+        "top_m200": population["m200"],
+        "top_distance_kpc": population["distance"],
+        "top_signal_power": power,
+    }
+    result = {}
+    for name, values in columns.items():
+        padded = np.full(config.n_top, np.nan)
+        padded[: len(order)] = values[order]
+        result[name] = padded
+    return result
+
+
+def simulate_signal(
+    config: AstrometricConfig, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Simulate n signal maps, each from a new subhalo population, on the data grid.
+
+    Parameters
+    ----------
+    config : AstrometricConfig
+        Simulation options.
+    n : int
+        Number of maps.
+    rng : np.random.Generator
+        Source of every random number (populations only; the maps are deterministic).
+
+    Returns
+    -------
+    signal : np.ndarray
+        (n, 2, 12 data_nside^2) float32, field components (l, b) averaged over each data pixel,
+        RING order, in the unit of ``config.field``.
+    params : dict of np.ndarray
+        ``n_subhalos`` (n,) int64 and, for the ``n_top`` subhalos with the largest summed
+        |field|^2 at the signal grid, ``top_l_deg``, ``top_b_deg`` [deg], ``top_m200`` [Msun],
+        ``top_distance_kpc`` [kpc], ``top_signal_power`` (field unit squared), each (n, n_top).
+    """
+    npix = hp.nside2npix(config.data_nside)
+    signal = np.empty((n, 2, npix), dtype=np.float32)
+    rows = []
+    for index in range(n):
+        population = sample_population(config.population, rng)
+        nested, power = signal_field_nested(config, population)
+        signal[index] = degrade_nested(config, nested)
+        rows.append({"n_subhalos": len(power), **_top_subhalos(config, population, power)})
+    params = {key: np.stack([np.asarray(row[key]) for row in rows]) for key in rows[0]} if rows else {}
+    return signal, params
+
+
+def data_maps(
+    config: AstrometricConfig,
+    survey: AstrometricSurvey,
+    signal: np.ndarray,
+    with_signal: bool,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Noisy HEALPix velocity maps of a survey (Vattis+21 section III.A), before projection.
+
+    Quasar counts n_q ~ Poisson(N_q / npix) per pixel; each component ~ Normal(mean, sigma_u /
+    sqrt(n_q)) with mean the signal (``with_signal``) or 0 (negative class); pixels with n_q = 0
+    hold 0. The random draws are the same in number and order for both classes.
+
+    Parameters
+    ----------
+    signal : np.ndarray
+        (n, 2, npix) velocity signal from :func:`simulate_signal` [muas/yr].
+
+    Returns
+    -------
+    np.ndarray
+        (n, 2, npix) float32 [muas/yr], RING order.
+    """
+    if config.field != "velocity":
+        raise ValueError(f"surveys measure velocities; the simulation field is {config.field!r}")
+    n, _, npix = signal.shape
+    counts = rng.poisson(survey.n_quasars / npix, size=(n, 1, npix))
+    noise = rng.standard_normal(size=(n, 2, npix))
+    sigma = survey.sigma_u / np.sqrt(np.maximum(counts, 1))
+    mean = signal.astype(np.float64) if with_signal else 0.0
+    return np.where(counts > 0, mean + sigma * noise, 0.0).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _projection_index(nside: int, height: int, width: int) -> np.ndarray:
+    """HEALPix (RING) pixel seen at each pixel of a full-sky Cartesian image, from healpy's projector."""
+    projector = hp.projector.CartesianProj(xsize=width, ysize=height)
+    return projector.projmap(np.arange(hp.nside2npix(nside), dtype=np.float64), lambda x, y, z: hp.vec2pix(nside, x, y, z)).astype(np.int64)
+
+
+def project_maps(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Project HEALPix maps (RING) to full-sky Cartesian images with healpy's CartesianProj.
+
+    Columns run from l = 180 deg on the left through l = 0 to l = -180 deg on the right (healpy's
+    astronomical convention); row 0 is the southernmost (b near -90 deg), so show images with
+    ``origin="lower"``. Each image pixel takes the value of the HEALPix pixel containing its
+    centre.
+
+    Parameters
+    ----------
+    maps : np.ndarray
+        (..., npix).
+
+    Returns
+    -------
+    np.ndarray
+        (..., height, width), dtype of ``maps``.
+    """
+    index = _projection_index(hp.npix2nside(maps.shape[-1]), height, width)
+    return maps[..., index]
+
+
+def observe(
+    config: AstrometricConfig,
+    survey: AstrometricSurvey,
+    signal: np.ndarray,
+    with_signal: bool,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """CNN input images of a survey: :func:`data_maps` projected by :func:`project_maps`.
+
+    Returns
+    -------
+    np.ndarray
+        (n, 2, image_height, image_width) float32, channels v_l, v_b [muas/yr].
+    """
+    maps = data_maps(config, survey, signal, with_signal, rng)
+    return project_maps(maps, config.image_height, config.image_width)
+
+
+def mollweide(healpix_map: np.ndarray, width: int = 800) -> np.ndarray:
+    """Mollweide projection of a HEALPix map (RING) as a 2-D array for matplotlib (NaN off the sky).
+
+    Parameters
+    ----------
+    healpix_map : np.ndarray
+        (npix,) values, e.g. one component or the magnitude of a field.
+    width : int
+        Image width [pixels]; the height is width / 2.
+    """
+    nside = hp.npix2nside(healpix_map.shape[-1])
+    projector = hp.projector.MollweideProj(xsize=width)
+    image = projector.projmap(np.asarray(healpix_map, dtype=np.float64), lambda x, y, z: hp.vec2pix(nside, x, y, z))
+    return np.where(np.isfinite(image) & (image > hp.UNSEEN), image, np.nan)
