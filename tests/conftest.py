@@ -22,9 +22,11 @@ def repo() -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own empty lensbench cache (never the user's ~/.cache)."""
+    """Every test gets its own empty lensbench cache (never the user's ~/.cache), and renders
+    eagerly: torch.compile pays off on large datasets, not on the tiny smoke presets."""
     root = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("LENSBENCH_CACHE", str(root))
+    monkeypatch.setenv("LENSBENCH_NO_COMPILE", "1")
     return root
 
 
