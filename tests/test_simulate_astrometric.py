@@ -19,9 +19,11 @@ from lensbench.simulate.astrometric import (
     pair_field,
     project_maps,
     signal_field_nested,
+    signal_map,
     simulate_signal,
     sky_basis,
 )
+from lensbench.simulate.astrometric_plots import data_figure, signal_figure
 from lensbench.simulate.milky_way import (
     MilkyWayPopulation,
     concentration,
@@ -124,7 +126,7 @@ def brute_force_map(config, population):
 
 @pytest.mark.parametrize("field", ["deflection", "velocity", "acceleration"])
 def test_engine_matches_query_disc_brute_force(field):
-    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=4, field=field, chunk_pairs=3000)
+    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=4, field=field, chunk_pairs=3000, compile=False)
     population = sample_population(FEW_SUBHALOS, np.random.default_rng(5))
     engine, power = signal_field_nested(config, population)
     reference = brute_force_map(config, population)
@@ -135,7 +137,7 @@ def test_engine_matches_query_disc_brute_force(field):
 
 def test_velocity_amplitudes_in_expected_range():
     """NOTES: at nside 32, one population: |u| median ~3e-5, 99th percentile ~5e-4 muas/yr."""
-    config = AstrometricConfig(nside=32, data_nside=32, block_nside=8)
+    config = AstrometricConfig(nside=32, data_nside=32, block_nside=8, compile=False)
     population = sample_population(PAPER, np.random.default_rng(6))
     field, _ = signal_field_nested(config, population)
     speed = np.linalg.norm(field, axis=1)
@@ -144,7 +146,7 @@ def test_velocity_amplitudes_in_expected_range():
 
 
 def test_simulate_signal_shapes_params_and_determinism():
-    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=8)
+    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=8, compile=False)
     signal, params = simulate_signal(config, 2, np.random.default_rng(7))
     again, params_again = simulate_signal(config, 2, np.random.default_rng(7))
     assert signal.shape == (2, 2, hp.nside2npix(16)) and signal.dtype == np.float32
@@ -161,7 +163,7 @@ def test_simulate_signal_shapes_params_and_determinism():
 
 
 def test_degraded_signal_is_the_mean_of_subpixels():
-    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=8)
+    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=8, compile=False)
     population = sample_population(FEW_SUBHALOS, np.random.default_rng(8))
     fine, _ = signal_field_nested(config, population)
     signal, _ = simulate_signal(config, 1, np.random.default_rng(8))
@@ -228,3 +230,12 @@ def test_projection_geometry():
     assert equator[31] < 10 and equator[32] > 350 and abs(equator[0] - 180) < 10
     sky = mollweide(latitude, width=200)
     assert sky.shape == (100, 200) and np.isnan(sky[0, 0]) and np.isfinite(sky[50, 100])
+
+
+def test_figures_have_one_panel_per_field_and_component():
+    config = AstrometricConfig(population=FEW_SUBHALOS, nside=16, data_nside=16, block_nside=4, compile=False)
+    population = sample_population(FEW_SUBHALOS, np.random.default_rng(12))
+    maps = {name: signal_map(replace(config, field=name), population) for name in ("deflection", "velocity")}
+    assert len([a for a in signal_figure(maps, width=100).axes if a.images]) == 4
+    noisy = data_maps(config, SCENARIOS["D"], maps["velocity"][None].astype(np.float32), True, np.random.default_rng(0))[0]
+    assert len([a for a in data_figure(noisy, noisy, "D", width=100).axes if a.images]) == 4

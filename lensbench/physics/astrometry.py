@@ -103,16 +103,19 @@ def _horner(coefficients: tuple[float, ...], delta: torch.Tensor) -> torch.Tenso
     return total
 
 
-def _nfw_projection_function(x: torch.Tensor, x_squared: torch.Tensor) -> torch.Tensor:
-    """C(x) = arccosh(1/x)/sqrt(1-x^2) for x < 1, arccos(1/x)/sqrt(x^2-1) for x > 1, 1 at x = 1.
+def _nfw_projection_terms(x: torch.Tensor, x_squared: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """C(x) and 1/(x^2 - 1) for the NFW cylinder mass, with two divisions per element.
 
-    Written with s = sqrt(|x^2 - 1|) as ln((1 + s)/x)/s (= atanh(s)/s, without the cancellation
-    of 1 - s at small x) and atan(s)/s.
+    C(x) = arccosh(1/x)/sqrt(1-x^2) for x < 1 and arccos(1/x)/sqrt(x^2-1) for x > 1, written
+    with s = sqrt(|x^2 - 1|) as ln((1 + s)/x)/s (= atanh(s)/s, free of the cancellation of 1 - s
+    at small x) and atan(s)/s.
     """
     s = torch.sqrt(torch.abs(x_squared - 1)).clamp_min(1e-300)
-    inside = torch.log((1 + s) / x) / s
-    outside = torch.atan(s) / s
-    return torch.where(x_squared < 1, inside, outside)
+    inverse_s = 1 / s
+    inside = x_squared < 1
+    c_of_x = torch.where(inside, torch.log((1 + s) / x), torch.atan(s)) * inverse_s
+    inverse_denominator = torch.where(inside, -inverse_s, inverse_s) * inverse_s
+    return c_of_x, inverse_denominator
 
 
 def nfw_projected_mass(b: torch.Tensor, rho_s: torch.Tensor, r_s: torch.Tensor) -> ProjectedMass:
@@ -121,9 +124,9 @@ def nfw_projected_mass(b: torch.Tensor, rho_s: torch.Tensor, r_s: torch.Tensor) 
     With x = b / r_s and M0 = 4 pi rho_s r_s^3 (Vattis+21 eq 2 integrated):
     M = M0 [ln(x/2) + C(x)], dM/db = (M0/r_s) x (1 - C)/(x^2 - 1),
     d^2M/db^2 = (M0/r_s^2) [C (1 + 2x^2) - (2 + x^2)] / (x^2 - 1)^2,
-    with C(x) from :func:`_nfw_projection_function`; a Taylor series replaces the last two within
-    1e-2 of x = 1, where the closed forms cancel (both are then good to ~3e-10). M itself loses about 1e-16 / x^2 relative
-    accuracy for x << 1 (b far inside r_s).
+    with C(x) from :func:`_nfw_projection_terms`; a Taylor series replaces the last two within
+    1e-2 of x = 1, where the closed forms cancel (both are then good to ~3e-10). M itself loses
+    about 1e-16 / x^2 relative accuracy for x << 1 (b far inside r_s).
 
     Parameters
     ----------
@@ -139,24 +142,24 @@ def nfw_projected_mass(b: torch.Tensor, rho_s: torch.Tensor, r_s: torch.Tensor) 
     ProjectedMass
         M [Msun], dM/db [Msun/kpc], d^2M/db^2 [Msun/kpc^2].
     """
-    x = b / r_s
+    inverse_r_s = 1 / r_s
+    x = b * inverse_r_s
     x_squared = x * x
-    c_of_x = _nfw_projection_function(x, x_squared)
+    c_of_x, inverse_denominator = _nfw_projection_terms(x, x_squared)
     m0 = 4 * math.pi * rho_s * r_s**3
     delta = x - 1
     near_one = torch.abs(delta) < _SERIES_HALF_WIDTH
-    denominator = x_squared - 1
-    safe_denominator = torch.where(near_one, torch.ones_like(denominator), denominator)
     slope_factor = torch.where(
-        near_one, _horner(_SLOPE_SERIES, delta), (1 - c_of_x) / safe_denominator
+        near_one, _horner(_SLOPE_SERIES, delta), (1 - c_of_x) * inverse_denominator
     )
     curvature_factor = torch.where(
         near_one,
         _horner(_CURVATURE_SERIES, delta),
-        (c_of_x * (1 + 2 * x_squared) - (2 + x_squared)) / safe_denominator**2,
+        (c_of_x * (1 + 2 * x_squared) - (2 + x_squared)) * inverse_denominator**2,
     )
     mass = m0 * (torch.log(0.5 * x) + c_of_x)
-    return ProjectedMass(mass, m0 / r_s * x * slope_factor, m0 / r_s**2 * curvature_factor)
+    slope_scale = m0 * inverse_r_s
+    return ProjectedMass(mass, slope_scale * x * slope_factor, slope_scale * inverse_r_s * curvature_factor)
 
 
 def point_projected_mass(b: torch.Tensor, mass: torch.Tensor) -> ProjectedMass:
@@ -268,12 +271,12 @@ def induced_velocity(
         u [(km/s)/kpc]; multiply by
         :data:`~lensbench.physics.units.MUAS_PER_YR_PER_KMS_PER_KPC` for muas/yr.
     """
-    b_squared = _dot(b_vec, b_vec)
-    b = torch.sqrt(b_squared)
-    b_rate = _dot(b_vec, v_eff) / b
+    inverse_b = torch.rsqrt(_dot(b_vec, b_vec))
+    inverse_b_squared = inverse_b * inverse_b
+    b_rate = _dot(b_vec, v_eff) * inverse_b
     strength = -_lensing_strength(distance_ratio)
-    along_b = strength * (projected.slope * b_rate / b - 2 * projected.mass * b_rate / b_squared) / b
-    along_v = strength * projected.mass / b_squared
+    along_v = strength * projected.mass * inverse_b_squared
+    along_b = (strength * projected.slope * inverse_b - 2 * along_v) * b_rate * inverse_b
     return _combine((along_b, b_vec), (along_v, v_eff))
 
 
@@ -302,16 +305,14 @@ def induced_acceleration(
         a [((km/s)/kpc)^2]; multiply by
         :data:`~lensbench.physics.units.MUAS_PER_YR2_PER_KMS_PER_KPC_SQUARED` for muas/yr^2.
     """
-    b_squared = _dot(b_vec, b_vec)
-    b = torch.sqrt(b_squared)
-    b_rate = _dot(b_vec, v_eff) / b
-    b_accel = (_dot(v_eff, v_eff) - b_rate * b_rate) / b  # eq 7: v.(b v - |b'| b_vec) / b^2
+    inverse_b = torch.rsqrt(_dot(b_vec, b_vec))
+    b_rate = _dot(b_vec, v_eff) * inverse_b
+    b_accel = (_dot(v_eff, v_eff) - b_rate * b_rate) * inverse_b  # eq 7: v.(b v - |b'| b_vec) / b^2
     strength = -_lensing_strength(distance_ratio)
-    shared = strength * (projected.slope / b_squared - 2 * projected.mass / (b_squared * b))
-    radial = strength * b_rate**2 * (
-        projected.curvature / b - 4 * projected.slope / b_squared + 6 * projected.mass / (b_squared * b)
-    )
-    return _combine((radial / b + shared * b_accel, b_vec), (2 * shared * b_rate, v_eff))
+    mass_term = projected.mass * inverse_b  # M / b
+    shared = strength * (projected.slope - 2 * mass_term) * inverse_b**2
+    radial = strength * b_rate**2 * inverse_b * (projected.curvature - (4 * projected.slope - 6 * mass_term) * inverse_b)
+    return _combine((radial * inverse_b + shared * b_accel, b_vec), (2 * shared * b_rate, v_eff))
 
 
 def tangent_geometry(
