@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lensbench.cache import step_key
-from lensbench.spec.schema import Spec
+from lensbench.spec.schema import VARIANT, Spec, simulation_kinds
 from lensbench.steps import STEP_KINDS
 
 SPLITS = ("train", "val", "test")
@@ -58,10 +58,15 @@ class Step:
 
 @dataclass
 class Plan:
-    """Steps in an order where every step follows its inputs."""
+    """Steps in an order where every step follows its inputs.
+
+    ``roles[branch][role]`` names the step that plays ``role`` (``train``, ``evaluate``,
+    ``simulate:test``, ...) for a grid branch.
+    """
 
     steps: list[Step]
     specs: list[Spec]
+    roles: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def get(self, step_id: str) -> Step:
         """The step named ``step_id``."""
@@ -71,47 +76,74 @@ class Plan:
         raise KeyError(step_id)
 
 
-def _suffix(spec: Spec, keys: tuple[str, ...]) -> str:
-    """``[a=1,b=2]`` of the grid values among ``keys`` that this step depends on, or ''."""
-    parts = [f"{k.split('.')[-1]}={v}" for k, v in spec.branch.items() if k.split(".")[0] in keys]
+def _suffix(spec: Spec, sections: tuple[str, ...]) -> str:
+    """``[a=1,b=2]`` of the grid values that touch ``sections`` (a named variant touches all), or ''."""
+    parts = [f"{k.split('.')[-1]}={v}" for k, v in spec.branch.items()
+             if k == VARIANT or k.split(".")[0] in sections]
     return f"[{','.join(parts)}]" if parts else ""
 
 
 def branch_steps(spec: Spec) -> list[Step]:
-    """The simulate, train and evaluate steps of one spec variant (keys not yet computed)."""
-    simulation_sections = ("simulation", "survey", "data", "experiment")
-    sim_suffix = _suffix(spec, simulation_sections)
+    """The steps of one spec variant, inputs first (keys not yet computed).
+
+    Kinds whose signal does not depend on the survey (astrometric maps) get a ``signal`` step per
+    split that every survey scenario shares; ``simulate`` then observes it.
+    """
+    kind = simulation_kinds().get(spec.simulation_kind)
+    sim_suffix = _suffix(spec, ("simulation", "survey", "data", "experiment"))
+    signal_suffix = _suffix(spec, ("simulation", "data", "experiment"))
     all_suffix = _suffix(spec, tuple(k.split(".")[0] for k in spec.branch))
-    steps = []
+    steps, simulated = [], {}
     for split in SPLITS:
-        params = STEP_KINDS.get("simulate").params(spec, split=split)
-        steps.append(Step(f"simulate:{split}{sim_suffix}", "simulate", params))
-    train_inputs = {"train": steps[0].id, "val": steps[1].id}
-    steps.append(Step(f"train{all_suffix}", "train", STEP_KINDS.get("train").params(spec), train_inputs))
-    steps.append(Step(f"evaluate{all_suffix}", "evaluate", STEP_KINDS.get("evaluate").params(spec),
-                      {"model": steps[3].id, "test": steps[2].id}))
+        inputs = {}
+        if kind.simulate_signal is not None:
+            signal = Step(f"signal:{split}{signal_suffix}", "signal", STEP_KINDS.get("signal").params(spec, split=split))
+            steps.append(signal)
+            inputs = {"signal": signal.id}
+        step = Step(f"simulate:{split}{sim_suffix}", "simulate", STEP_KINDS.get("simulate").params(spec, split=split),
+                    inputs)
+        steps.append(step)
+        simulated[split] = step.id
+    train = Step(f"train{all_suffix}", "train", STEP_KINDS.get("train").params(spec),
+                 {"train": simulated["train"], "val": simulated["val"]})
+    evaluate = Step(f"evaluate{all_suffix}", "evaluate", STEP_KINDS.get("evaluate").params(spec),
+                    {"model": train.id, "test": simulated["test"]})
+    steps += [train, evaluate]
+    if spec.application:
+        steps.append(Step(f"apply{all_suffix}", "apply", STEP_KINDS.get("apply").params(spec), {"model": train.id}))
     return steps
 
 
 def make_plan(specs: list[Spec]) -> Plan:
-    """The plan of every variant of a spec, with cache keys, shared steps merged."""
-    by_id: dict[str, Step] = {}
+    """The plan of every variant of a spec, with cache keys; steps with equal keys run once."""
+    by_key: dict[tuple[str, str], Step] = {}
     order: list[Step] = []
+    roles: dict[str, dict[str, str]] = {}
     for spec in specs:
+        alias: dict[str, str] = {}  # this branch's step id -> id of the planned step
+        keys: dict[str, str] = {}
         for step in branch_steps(spec):
-            existing = by_id.get(step.id)
-            if existing is None:
-                by_id[step.id] = step
+            step.inputs = {role: alias[i] for role, i in step.inputs.items()}
+            kind = STEP_KINDS.get(step.kind)
+            step.key = step_key(step.kind, kind.VERSION, step.params, [keys[i] for i in step.inputs.values()])
+            planned = by_key.setdefault((step.kind, step.key), step)
+            if planned is step:
                 order.append(step)
-                existing = step
-            existing.branches.append(spec.branch_name)
-    report_inputs = {s.id: s.id for s in order if s.kind in ("evaluate", "train") or s.id.startswith("simulate:test")}
+            alias[step.id] = planned.id
+            keys[planned.id] = planned.key
+            planned.branches.append(spec.branch_name)
+        roles[spec.branch_name] = {_role(by_id): by_id.id for by_id in order if spec.branch_name in by_id.branches}
+    report_inputs = {s.id: s.id for s in order if s.kind in ("evaluate", "train", "apply")
+                     or (s.kind == "simulate" and s.params.get("split") == "test")}
     report = Step("report", "report", STEP_KINDS.get("report").params(specs), report_inputs,
                   [s.branch_name for s in specs])
+    report.key = step_key("report", STEP_KINDS.get("report").VERSION, report.params, [s.key for s in order])
     order.append(report)
-    keys: dict[str, str] = {}
-    for step in order:
-        kind = STEP_KINDS.get(step.kind)
-        step.key = step_key(step.kind, kind.VERSION, step.params, [keys[i] for i in step.inputs.values()])
-        keys[step.id] = step.key
-    return Plan(order, specs)
+    return Plan(order, specs, roles)
+
+
+def _role(step: Step) -> str:
+    """A step's role within its branch: its kind, or ``simulate:<split>`` / ``signal:<split>``."""
+    if step.kind in ("simulate", "signal"):
+        return f"{step.kind}:{step.params['split']}"
+    return step.kind

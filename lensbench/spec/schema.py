@@ -262,12 +262,44 @@ def _simulation(conv: Converter, data: dict):
     return kind, config, survey, scenario
 
 
-def _grid(conv: Converter, data: dict) -> dict[str, tuple]:
-    table = data.get("grid") or {}
-    if not isinstance(table, dict):
+VARIANT = "variant"
+"""The grid axis of named variants: ``[grid.variants.NAME]`` tables of dotted overrides."""
+
+
+def _flatten_table(table: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and not ("dist" in value):
+            out.update(_flatten_table(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _grid(conv: Converter, data: dict) -> tuple[dict[str, tuple], dict[str, dict]]:
+    """The grid axes (dotted key -> values) and the named variants (name -> dotted overrides).
+
+    ``[grid] "survey.scenario" = ["A", "B"]`` is an axis over one key; ``[grid.variants.NAME]``
+    tables are whole alternative settings (a task, its simulation and its model), one branch each,
+    crossed with the other axes.
+    """
+    table = dict(data.get("grid") or {})
+    if not isinstance(data.get("grid", {}), dict):
         conv.error("grid", "must be a table of dotted keys -> arrays of values")
-        return {}
-    flat = {}
+        return {}, {}
+    named = table.pop("variants", None)
+    variants_out: dict[str, dict] = {}
+    if named is not None:
+        if not isinstance(named, dict) or not named or not all(isinstance(v, dict) for v in named.values()):
+            conv.error("grid.variants", "variants are tables of overrides: [grid.variants.NAME] key = value")
+        else:
+            for name, overrides in named.items():
+                flat = _flatten_table(overrides)
+                for key in flat:
+                    if key.split(".")[0] not in TOP_LEVEL or key.split(".")[0] == "grid":
+                        conv.error(f"grid.variants.{name}.{key}", "an override must name a key of a section")
+                variants_out[name] = flat
+    axes: dict[str, tuple] = {VARIANT: tuple(variants_out)} if variants_out else {}
 
     def walk(node, prefix):
         for key, value in node.items():
@@ -278,11 +310,11 @@ def _grid(conv: Converter, data: dict) -> dict[str, tuple]:
                 conv.error(f"grid.{dotted}", "a grid axis is a non-empty array of values")
             else:
                 if dotted.split(".")[0] not in TOP_LEVEL or dotted.split(".")[0] in ("grid", "experiment"):
-                    conv.error(f"grid.{dotted}", f"a grid axis must name a key of a section, e.g. survey.scenario")
-                flat[dotted] = tuple(value)
+                    conv.error(f"grid.{dotted}", "a grid axis must name a key of a section, e.g. survey.scenario")
+                axes[dotted] = tuple(value)
 
     walk(table, "")
-    return flat
+    return axes, variants_out
 
 
 def _one(raw: RawSpec, data: dict, branch: dict, grid: dict, issues: list) -> Spec | None:
@@ -330,17 +362,24 @@ def validate(raw: RawSpec) -> list[Spec]:
     import copy
 
     conv = Converter(raw)
-    grid = _grid(conv, raw.data)
+    grid, named = _grid(conv, raw.data)
     issues: list[SpecIssue] = list(conv.issues)
     base = copy.deepcopy(raw.data)
     base.pop("grid", None)
     for key in grid:  # a grid value is set where the grid axis is written
         raw.origins[key] = raw.origin(f"grid.{key}")
     specs = []
+    base_origins = dict(raw.origins)
     for branch in variants(grid):
+        raw.origins = dict(base_origins)
         data = copy.deepcopy(base)
         for key, value in branch.items():
-            set_dotted(data, key, value)
+            if key == VARIANT:
+                for dotted, override in named[value].items():
+                    set_dotted(data, dotted, copy.deepcopy(override))
+                    raw.origins[dotted] = raw.origin(f"grid.variants.{value}.{dotted}")
+            else:
+                set_dotted(data, key, value)
         spec = _one(raw, data, branch, grid, issues)
         if spec is not None:
             specs.append(spec)

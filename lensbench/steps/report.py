@@ -16,6 +16,7 @@ import numpy as np
 
 from lensbench.report import figures as F
 from lensbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
+from lensbench.cache import write_atomic
 from lensbench.report.write import write_report
 from lensbench.simulate.store import ShardedDataset
 from lensbench.spec.dump import dumps
@@ -85,7 +86,7 @@ class ReportStep:
         first = specs[0]
         branches = {}
         for spec in specs:
-            steps = _branch_steps(plan, spec.branch_name)
+            steps = plan.roles[spec.branch_name]
             results = json.loads((ctx.inputs[steps["evaluate"]] / "results.json").read_text())
             history = json.loads((ctx.inputs[steps["train"]] / "history.json").read_text())
             results["curves"]["loss"] = {k: history[k] for k in ("train_loss", "val_loss", "lr", "epoch_seconds")
@@ -114,8 +115,19 @@ class ReportStep:
                          f"preset: {first.preset or 'none'}; sha256: {metrics['spec_hash']}")
         doc = build_document(ctx, branches, metrics, resolved)
         write_report(doc, out_dir, metrics, {"spec.resolved.toml": resolved})
+        _copy_models(ctx, branches, out_dir)
         ctx.log.info("report written to %s", out_dir)
         return {"out_dir": str(out_dir)}
+
+
+def _copy_models(ctx, branches: dict, out_dir: Path) -> None:
+    """Put each branch's trained model beside the report (``model/``, or ``models/<branch>/`` for
+    a grid), so ``lensbench apply --model REPORT_DIR`` works from the report folder alone."""
+    for name, b in branches.items():
+        target = out_dir / "model" if len(branches) == 1 else out_dir / "models" / name
+        source = ctx.inputs[b["steps"]["train"]]
+        for file in ("model.pt", "model.json"):
+            write_atomic(target / file, (source / file).read_bytes())
 
 
 def _grid_hash(specs) -> str:
@@ -137,15 +149,6 @@ def _resolved_with_grid(spec) -> dict:
     return data
 
 
-def _branch_steps(plan, branch: str) -> dict[str, str]:
-    out = {}
-    for step in plan.steps:
-        if branch in step.branches:
-            role = step.kind if step.kind != "simulate" else f"simulate:{step.params['split']}"
-            out[role] = step.id
-    return out
-
-
 def _paper_value(paper: dict, branch: str, metric: str):
     for name in (branch, "main"):
         if metric in paper.get(name, {}):
@@ -158,12 +161,19 @@ def build_document(ctx: StepContext, branches: dict, metrics: dict, resolved_tom
     first = next(iter(branches.values()))["spec"]
     exp = first.experiment
     sections = [Section("Summary", _summary(first, branches, metrics))]
-    task = first.experiment.task
-    if task == "classify":
-        sections.append(Section("Results", _classification_blocks(branches, metrics["paper"])))
-    else:
-        sections.append(Section("Results", _regression_blocks(ctx, branches, metrics["paper"])))
-    sections.append(Section("Training", _training_blocks(branches)))
+    by_task = {task: {n: b for n, b in branches.items() if b["results"]["task"] == task}
+               for task in ("classify", "regress")}
+    results = []
+    if by_task["classify"]:
+        results += _classification_blocks(by_task["classify"], metrics["paper"])
+    if by_task["regress"]:
+        results += _regression_blocks(ctx, by_task["regress"], metrics["paper"])
+    sections.append(Section("Results", results))
+    training = []
+    for task, group in by_task.items():
+        if group:
+            training += _training_blocks(group, task)
+    sections.append(Section("Training", training))
     examples = _example_blocks(ctx, branches)
     if examples:
         sections.append(Section("Example images", examples))
@@ -256,28 +266,38 @@ def _label_scale(manifest: dict, labels: list[str]) -> list[float]:
     return [manifest.get("label_scale", {}).get(name, 1.0) for name in labels]
 
 
-def _training_blocks(branches: dict) -> list:
+def _training_blocks(branches: dict, task: str) -> list:
     histories = {name: {k: v for k, v in b["history"].items() if k in ("train_loss", "val_loss", "train_acc",
                                                                          "val_acc")}
                  for name, b in branches.items()}
     rows = tuple((name, len(b["history"]["train_loss"]), b["history"].get("best_epoch"),
                   "yes" if b["history"].get("stopped_early") else "no") for name, b in branches.items())
-    return [Figure.from_matplotlib("loss", F.loss_curves(histories), "Training and validation loss per epoch."),
+    loss = "cross-entropy" if task == "classify" else "mean squared error of the scaled labels"
+    return [Figure.from_matplotlib(f"loss-{task}", F.loss_curves(histories),
+                                   f"Training and validation loss ({loss}) per epoch."),
             Table(("branch", "epochs run", "best epoch", "stopped early"), rows,
-                  "The model kept is the one with the lowest validation loss.")]
+                  "The model kept is the one with the lowest validation loss (epochs counted from 0).")]
 
 
 def _example_blocks(ctx, branches: dict) -> list:
-    first = next(iter(branches.values()))
-    per_class = first["spec"].report.examples_per_class
-    if not per_class:
-        return []
-    test = ShardedDataset(ctx.inputs[first["steps"]["simulate:test"]])
-    labels = test.labels
-    if test.class_names:
-        index = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(test.class_names))])
-        fig = F.example_images(test.images(index), labels[index], test.class_names, per_class=per_class)
-    else:
-        index = np.arange(min(len(test), 2 * per_class))
-        fig = F.example_images(test.images(index), np.zeros(len(index), dtype=int), ["test"], per_class=len(index))
-    return [Figure.from_matplotlib("examples", fig, "Simulated test images (first of each class).")]
+    """Example test images of every distinct test set (one figure per simulation)."""
+    blocks, seen = [], set()
+    for name, b in branches.items():
+        per_class = b["spec"].report.examples_per_class
+        step_id = b["steps"]["simulate:test"]
+        if not per_class or step_id in seen:
+            continue
+        seen.add(step_id)
+        test = ShardedDataset(ctx.inputs[step_id])
+        labels = test.labels
+        if test.class_names:
+            index = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(test.class_names))])
+            fig = F.example_images(test.images(index), labels[index], test.class_names, per_class=per_class)
+        else:
+            index = np.arange(min(len(test), 2 * per_class))
+            fig = F.example_images(test.images(index), np.zeros(len(index), dtype=int), ["test"],
+                                   per_class=len(index))
+        label = "" if len(branches) == 1 else f" ({name})"
+        blocks.append(Figure.from_matplotlib(f"examples-{len(seen)}", fig,
+                                             f"Simulated test images{label}: the first of each class."))
+    return blocks
