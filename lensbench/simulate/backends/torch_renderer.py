@@ -10,6 +10,10 @@ On CPU, ``torch.compile`` fuses the elementwise work and is what makes torch bea
 (NOTES.md: 0.30 vs 0.74 ms/image eager for 25 NFW subhalos). One compiled function is kept per
 scene layout (which profiles are present, grid and PSF); set ``LENSBENCH_NO_COMPILE=1`` or pass
 ``compile=False`` to run eagerly. If compilation fails the renderer warns and runs eagerly.
+Shapes are static: every chunk has the same size (the last one is padded), but a new number of
+subhalos per plane, a batch smaller than one chunk or a new dtype compiles again (2-3 s idle,
+10-60 s on a loaded machine), and torch._dynamo stops recompiling after its cache limit (8 by
+default) and runs eagerly. Keep the padded subhalo count and the batch size stable.
 """
 
 from __future__ import annotations
