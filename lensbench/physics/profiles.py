@@ -281,16 +281,23 @@ _SMALL_X = 0.5
 def _nfw_g(x: Tensor) -> Tensor:
     """``g(x) = ln(x/2) + F(x)``: projected mass inside x = r/Rs in units of 4 rho_s Rs^3 (GK02 eq 13).
 
-    For x < 0.5 the two terms nearly cancel (g ~ x^2/4 (2 ln(2/x) - 1)); there, with
-    ``s = sqrt(1 - x^2)`` and ``s - 1 = -x^2 / (1 + s)``, the same function is
-    ``g = (-ln(x/2) x^2 / (1 + s) + log1p(-x^2 / (2 (1 + s)))) / s``, free of cancellation.
+    With ``s = sqrt(|x^2 - 1|)`` and ``L = ln(x/2)``:
+    x > 1: ``g = L + arctan(s)/s``; 0.5 <= x < 1: ``g = L + log1p((s + 1 - x)/x)/s``;
+    x < 0.5, where those two terms nearly cancel (g ~ x^2/4 (2 ln(2/x) - 1)), the same function
+    written with ``s - 1 = -x^2/(1 + s)``: ``g = (-L x^2/(1 + s) + log1p(-x^2/(2 (1 + s))))/s``.
+    One log1p serves both x < 1 forms (its argument is selected first), so a point costs one
+    sqrt, log, log1p and arctan.
     """
-    closed = torch.log(x / 2) + _nfw_arc_ratio(x)
-    x_small = torch.clamp(x, max=_SMALL_X)
-    x2 = x_small * x_small
-    s = torch.sqrt(1 - x2)
-    small = (-torch.log(x_small / 2) * x2 / (1 + s) + torch.log1p(-x2 / (2 * (1 + s)))) / s
-    return torch.where(x < _SMALL_X, small, closed)
+    u = (x - 1) * (x + 1)
+    s = torch.sqrt(torch.clamp(torch.abs(u), min=_tiny(x)))
+    log_half_x = torch.log(x / 2)
+    small = x < _SMALL_X
+    x2 = x * x
+    log1p_argument = torch.where(small, -x2 / (2 * (1 + s)), (s + (1 - x)) / x)
+    inside_log1p = torch.log1p(torch.where(x < 1, log1p_argument, torch.zeros_like(x))) / s
+    inside = torch.where(small, -log_half_x * x2 / (1 + s) / s, log_half_x) + inside_log1p
+    outside = log_half_x + torch.atan(s) / s
+    return torch.where(x < 1, inside, outside)
 
 
 def nfw_deflection(x, y, Rs, alpha_Rs, center_x=0.0, center_y=0.0) -> tuple[Tensor, Tensor]:
