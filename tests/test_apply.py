@@ -1,0 +1,285 @@
+"""``lensbench apply`` core: a small real CNN applied to the 100 real COSMOS stamps, bad inputs,
+model-folder resolution, and bounded memory while streaming."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from astropy.io import fits
+from astropy.table import Table
+
+from lensbench.apply import apply_model, find_model_dir
+from lensbench.errors import DataError, UsageError
+from lensbench.io.preprocess import Preprocessing
+from lensbench.models import build_model
+
+SHARED_COSMOS = Path(__file__).resolve().parents[1].parent / "shared" / "cosmos"
+CATALOGUE = "real_galaxy_catalog_26_extension_example.fits"
+IMAGES = "real_galaxy_images_extension.fits"
+INPUT_SIZE = (64, 64)
+CNN_OPTIONS = {"kernel_size": 5, "channels": [4, 8, 8], "hidden": 16}
+CUT_COLUMNS = ("cut_non_finite", "cut_too_small", "cut_too_large", "cut_too_bright")
+
+
+def save_model(folder: Path, *, task: str = "classify", normalize: str = "max",
+               seed: int = 0) -> Path:
+    """An untrained Ko CNN saved as the train step saves one (model.pt + model.json)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model = build_model("cnn", in_channels=1, num_outputs=2, input_size=INPUT_SIZE, seed=seed,
+                        **CNN_OPTIONS)
+    torch.save(model.state_dict(), folder / "model.pt")
+    info = {"format": "lensbench.model/1", "architecture": "cnn", "options": CNN_OPTIONS,
+            "in_channels": 1, "input_size": list(INPUT_SIZE), "num_outputs": 2, "task": task,
+            "classes": ["no_halo", "halo"], "labels": [], "label_scale": None,
+            "normalize": normalize, "training": {}, "simulation_kind": "galaxy"}
+    (folder / "model.json").write_text(json.dumps(info))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return save_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def cosmos() -> Path:
+    if not SHARED_COSMOS.is_dir():
+        pytest.skip("../shared/cosmos not found: real COSMOS stamps are only available inside "
+                    "the lensbench workplace")
+    return SHARED_COSMOS
+
+
+@pytest.fixture(scope="module")
+def cosmos_run(cosmos, model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("apply")
+    result = apply_model(model_dir, [cosmos / CATALOGUE], out, batch_size=16, progress=False)
+    return result, out
+
+
+def reference_score(model_dir: Path, image: np.ndarray) -> float:
+    """Score of one stamp computed step by step, without lensbench's batching: bilinear
+    anti-aliased resampling to 64 x 64, division by the maximum |pixel| (normalize "max"),
+    softmax, probability of the last class."""
+    model = build_model("cnn", in_channels=1, num_outputs=2, input_size=INPUT_SIZE,
+                        **CNN_OPTIONS)
+    model.load_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
+    x = torch.from_numpy(image.astype(np.float32))[None, None]
+    x = F.interpolate(x, size=INPUT_SIZE, mode="bilinear", align_corners=False, antialias=True)
+    x = x / x.abs().max()
+    with torch.no_grad():
+        return float(torch.softmax(model.eval()(x).double(), dim=1)[0, -1])
+
+
+def test_cosmos_counts_cuts_and_fraction(cosmos_run):
+    result, out = cosmos_run
+    assert result.stamps_read == 100 and result.problems == ()
+    assert result.cut_counts == {"non_finite": 0, "too_small": 62, "too_large": 8,
+                                 "too_bright": 0}
+    assert result.passed == result.scored == 30
+    assert result.positive_class == "halo"
+    assert result.fraction == pytest.approx(result.positive / 30)
+    low, high = result.interval
+    assert 0.0 <= low <= result.fraction <= high <= 1.0 and high - low > 0.05
+    summary = json.loads((out / "apply.json").read_text())
+    assert summary["stamps_read"] == 100 and summary["passed"] == 30
+    assert summary["failed_any_cut"] == 70
+    assert summary["preprocessing"]["output_shape"] == [64, 64]
+    assert summary["preprocessing"]["normalisation"] == "none"
+    assert summary["model"]["normalize"] == "max"
+    assert summary["paper"]["predicted_positive"]["positive"] == 3689
+    assert summary["paper"]["predicted_positive"]["total"] == 3707
+
+
+def test_cosmos_table_flags_match_the_stamp_sizes(cosmos, cosmos_run):
+    result, out = cosmos_run
+    table = Table.read(out / "predictions.fits", mask_invalid=False)
+    csv = Table.read(out / "predictions.csv", format="ascii.csv")
+    assert len(table) == len(csv) == 100
+    assert list(table["identifier"]) == [str(value) for value in csv["identifier"]]
+    with fits.open(cosmos / IMAGES) as hdul:
+        shapes = {index: hdu.shape for index, hdu in enumerate(hdul)}
+    for row in table:
+        shape = shapes[int(row["hdu"])]
+        assert row["cut_too_small"] == (min(shape) < 50)
+        assert row["cut_too_large"] == (max(shape) > 80)
+        assert row["passed"] == (50 <= min(shape) and max(shape) <= 80)
+        assert not row["cut_too_bright"] and not row["cut_non_finite"]
+        assert np.isfinite(row["score"]) == row["passed"]
+    passed = table[table["passed"]]
+    expected = np.where(passed["score"] > 0.5, "halo", "no_halo")
+    assert list(passed["predicted_class"]) == list(expected)
+    assert set(table[~table["passed"]]["predicted_class"]) == {""}
+    assert np.allclose(np.asarray(csv["score"], dtype=float)[np.asarray(table["passed"])],
+                       passed["score"], rtol=0, atol=1e-12)
+
+
+def test_cosmos_scores_match_a_step_by_step_computation(cosmos, model_dir, cosmos_run):
+    _, out = cosmos_run
+    passed = Table.read(out / "predictions.fits", mask_invalid=False)
+    passed = passed[passed["passed"]]
+    with fits.open(cosmos / IMAGES) as hdul:
+        expected = [reference_score(model_dir, hdul[int(hdu)].data) for hdu in passed["hdu"][:5]]
+    assert np.allclose(passed["score"][:5], expected, rtol=0, atol=1e-5)
+
+
+def test_cosmos_report_files_and_galleries(cosmos_run):
+    result, out = cosmos_run
+    for name in ("report.md", "report.html", "predictions.csv", "predictions.fits",
+                 "apply.json", "figures/score_histogram.png", "figures/most_confident.png",
+                 "figures/least_confident.png"):
+        assert (out / name).is_file(), name
+    report = (out / "report.md").read_text()
+    assert "Ko (2023), COSMOS" in report and "3707" in report and "3689" in report
+    assert "| a side under 50 px | 62 |" in report
+    assert "The 18 lowest-scoring stamps" in report
+
+
+def test_same_inputs_give_the_same_bytes_and_batching_does_not_matter(cosmos, model_dir,
+                                                                     cosmos_run, tmp_path):
+    _, first = cosmos_run
+    again = apply_model(model_dir, [cosmos / CATALOGUE], tmp_path / "a", batch_size=16,
+                        progress=False, gallery_size=4)
+    assert (tmp_path / "a" / "predictions.csv").read_bytes() == \
+        (first / "predictions.csv").read_bytes()
+    other = apply_model(model_dir, [cosmos / CATALOGUE], tmp_path / "b", batch_size=7,
+                        progress=False, gallery_size=4)
+    one = Table.read(first / "predictions.fits", mask_invalid=False)
+    two = Table.read(tmp_path / "b" / "predictions.fits", mask_invalid=False)
+    assert list(one["identifier"]) == list(two["identifier"])
+    assert np.allclose(one["score"], two["score"], rtol=0, atol=1e-6, equal_nan=True)
+    assert other.positive == again.positive
+
+
+def write_fits(path: Path, hdus) -> Path:
+    fits.HDUList(hdus).writeto(path)
+    return path
+
+
+def noise_image(rng, shape) -> np.ndarray:
+    return rng.uniform(0.0, 0.5, shape).astype(np.float32)
+
+
+def test_bad_inputs_are_listed_and_the_rest_is_scored(cosmos, model_dir, tmp_path):
+    rng = np.random.default_rng(5)
+    multi = write_fits(tmp_path / "multi.fits", [fits.PrimaryHDU()] +
+                       [fits.ImageHDU(noise_image(rng, (60, 60))) for _ in range(3)])
+    raw = multi.read_bytes()
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(raw[: len(raw) - 2880 - 100])
+    multi.unlink()
+    nan_image = noise_image(rng, (60, 60))
+    nan_image[10, 20] = np.nan
+    nan_file = write_fits(tmp_path / "nan.fits", [fits.PrimaryHDU(nan_image)])
+    missing = tmp_path / "missing.fits"
+    out = tmp_path / "out"
+    result = apply_model(model_dir, [cosmos, missing, truncated, nan_file], out,
+                         batch_size=32, progress=False)
+    assert result.stamps_read == 102  # 100 COSMOS + the 2 complete HDUs of the truncated file
+    assert result.passed == 32
+    reasons = {Path(problem.file).name: problem.reason for problem in result.problems}
+    assert "no such file" in reasons["missing.fits"]
+    assert "truncated" in reasons["truncated.fits"]
+    assert "NaN" in reasons["nan.fits"]
+    summary = json.loads((out / "apply.json").read_text())
+    assert {Path(p["file"]).name for p in summary["problems"]} == set(reasons)
+    assert len(summary["problems"]) == len(result.problems) == 4  # + COSMOS's companion table
+    report = (out / "report.md").read_text()
+    for name in ("missing.fits", "truncated.fits", "nan.fits"):
+        assert name in report
+    assert "problems (skipped inputs)" in report
+
+
+def test_nothing_readable_is_a_data_error(model_dir, tmp_path):
+    corrupt = tmp_path / "corrupt.fits"
+    corrupt.write_bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    with pytest.raises(DataError) as raised:
+        apply_model(model_dir, [tmp_path / "missing.fits", corrupt], tmp_path / "out",
+                    progress=False)
+    assert raised.value.exit_code == 3
+    assert "no stamp could be read" in str(raised.value)
+    assert "missing.fits" in str(raised.value) and "corrupt.fits" in str(raised.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unnormalisable_stamp_is_a_problem_and_the_batch_goes_on(model_dir, tmp_path):
+    rng = np.random.default_rng(2)
+    constant = np.full((60, 60), 0.3, dtype=np.float32)
+    stamps = write_fits(tmp_path / "stamps.fits", [fits.PrimaryHDU()] +
+                        [fits.ImageHDU(image) for image in
+                         (noise_image(rng, (60, 60)), constant, noise_image(rng, (60, 60)),
+                          noise_image(rng, (70, 55)), noise_image(rng, (20, 20)))])
+    prep = Preprocessing(normalisation="minmax", output_shape=INPUT_SIZE)
+    result = apply_model(model_dir, [stamps], tmp_path / "out", preprocessing=prep,
+                         progress=False, gallery_size=2)
+    assert (result.stamps_read, result.passed, result.scored) == (5, 4, 3)
+    assert result.cut_counts["too_small"] == 1
+    assert [(problem.hdu, "cannot normalise by 'minmax'" in problem.reason)
+            for problem in result.problems] == [(2, True)]
+    table = Table.read(tmp_path / "out" / "predictions.fits", mask_invalid=False)
+    assert list(np.isfinite(table["score"])) == [True, False, True, True, False]
+    summary = json.loads((tmp_path / "out" / "apply.json").read_text())
+    assert summary["preprocessing"]["normalisation"] == "minmax"
+
+
+def test_model_folder_resolution(tmp_path):
+    single = tmp_path / "run_single"
+    save_model(single / "model")
+    assert find_model_dir(single) == single / "model"
+    assert find_model_dir(single / "model") == single / "model"
+    grid = tmp_path / "run_grid"
+    for branch in ("A", "B"):
+        save_model(grid / "models" / branch)
+    with pytest.raises(DataError, match=r"holds 2 models .*models/A.*models/B"):
+        find_model_dir(grid)
+    assert find_model_dir(grid / "models" / "B") == grid / "models" / "B"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no trained model here"):
+        find_model_dir(tmp_path / "empty")
+    with pytest.raises(DataError, match="no such model or run folder"):
+        find_model_dir(tmp_path / "absent")
+
+
+def test_unusable_models_and_options_are_refused(tmp_path):
+    stamps = write_fits(tmp_path / "s.fits", [fits.PrimaryHDU(noise_image(
+        np.random.default_rng(0), (60, 60)))])
+    regression = save_model(tmp_path / "regression", task="regress")
+    with pytest.raises(UsageError, match="apply needs a classifier"):
+        apply_model(regression, [stamps], tmp_path / "o1", progress=False)
+    broken = save_model(tmp_path / "broken")
+    (broken / "model.pt").write_bytes(b"not a state dict")
+    with pytest.raises(DataError, match="cannot load the model"):
+        apply_model(broken, [stamps], tmp_path / "o2", progress=False)
+    model = save_model(tmp_path / "good")
+    with pytest.raises(UsageError, match=r"output_shape \[32, 32\] differs"):
+        apply_model(model, [stamps], tmp_path / "o3", progress=False,
+                    preprocessing=Preprocessing(output_shape=(32, 32)))
+
+
+def traced_peak_bytes(model_dir: Path, inputs: list, out: Path) -> int:
+    """Peak Python-traced memory (bytes) of one apply without galleries, batches of 16."""
+    tracemalloc.start()
+    try:
+        apply_model(model_dir, inputs, out, batch_size=16, progress=False, gallery_size=0)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_the_pixels_read(model_dir, tmp_path):
+    rng = np.random.default_rng(4)
+    side, few, many = 80, 40, 120
+    files = {n: write_fits(tmp_path / f"{n}.fits", [fits.PrimaryHDU()] +
+                           [fits.ImageHDU(noise_image(rng, (side, side))) for _ in range(n)])
+             for n in (2, few, many)}
+    apply_model(model_dir, [files[2]], tmp_path / "warm", progress=False, gallery_size=0)
+    peak_few = traced_peak_bytes(model_dir, [files[few]], tmp_path / "few")
+    peak_many = traced_peak_bytes(model_dir, [files[many]], tmp_path / "many")
+    extra_pixel_bytes = (many - few) * side * side * 4
+    assert peak_many - peak_few < extra_pixel_bytes / 2, (peak_few, peak_many,
+                                                          extra_pixel_bytes)
