@@ -34,8 +34,9 @@ class SimulationKind:
         that render images in one stage.
     simulate_signal, observe : callable or None
         The two stages of kinds whose survey-independent signal is simulated once and observed
-        per survey (``simulate_signal(config, n, rng)``, ``observe(config, survey, signal,
-        with_signal, rng)``).
+        per survey: ``simulate_signal(config, n, rng) -> (signal, params)`` for the positive
+        (last) class, and ``observe(config, survey, signal, n, rng) -> images`` where ``signal``
+        is None for the negative class.
     description : str
         One line for ``lensbench list``.
     """

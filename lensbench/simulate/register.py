@@ -6,7 +6,9 @@ registry with the built-in kinds in it.
 
 from __future__ import annotations
 
-from lensbench.simulate import galaxy, strong
+import numpy as np
+
+from lensbench.simulate import astrometric, galaxy, strong
 from lensbench.simulate.kinds import SIMULATION_KINDS, SimulationKind
 
 SIMULATION_KINDS.register("strong_lensing")(SimulationKind(
@@ -27,6 +29,27 @@ SIMULATION_KINDS.register("galaxy")(SimulationKind(
     class_names=galaxy.class_names,
     simulate_batch=galaxy.simulate_batch,
     description="a single galaxy weakly lensed by its own NFW halo (Ko's COSMOS-like set)",
+))
+
+
+
+def _observe_astrometric(config, survey, signal, n, rng):
+    """Observe ``signal`` (positive class) or an empty sky (``signal`` None) with ``survey``."""
+    with_signal = signal is not None
+    if not with_signal:
+        signal = np.zeros((n, 2, 12 * config.data_nside**2), dtype=np.float32)
+    return astrometric.observe(config, survey, signal, with_signal, rng)
+
+
+SIMULATION_KINDS.register("astrometric")(SimulationKind(
+    name="astrometric",
+    config=astrometric.AstrometricConfig,
+    survey=astrometric.AstrometricSurvey,
+    scenarios=astrometric.SCENARIOS,
+    class_names=lambda config: ["no_subhalos", "subhalos"],
+    simulate_signal=astrometric.simulate_signal,
+    observe=_observe_astrometric,
+    description="Milky-Way subhalos lensing quasars: HEALPix proper-motion maps (Vattis+21)",
 ))
 
 __all__ = ["SIMULATION_KINDS"]

@@ -14,6 +14,12 @@ from lensbench.steps import STEP_KINDS, StepContext
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 
 
+def positive_count(lo: int, hi: int, n_classes: int) -> int:
+    """How many of the examples ``lo..hi-1`` belong to the last (positive) class; example ``j``
+    belongs to class ``j % n_classes``."""
+    return int(np.sum(np.arange(lo, hi) % n_classes == n_classes - 1))
+
+
 def shard_rng(seed: int, split: str, shard: int) -> np.random.Generator:
     """The generator of one shard: independent of every other shard, split and seed."""
     return np.random.default_rng([seed, SPLIT_CODES[split], shard])
@@ -86,7 +92,10 @@ class SimulateStep:
                 where = np.flatnonzero(class_index == c)
                 if not len(where):
                     continue
-                batch, params = kind.simulate_batch(p["simulation"], p["survey"], name, len(where), rng)
+                if kind.simulate_batch is not None:
+                    batch, params = kind.simulate_batch(p["simulation"], p["survey"], name, len(where), rng)
+                else:
+                    batch, params = _observe(kind, p, ctx, shard, c == len(classes) - 1, len(where), rng)
                 if images is None:
                     images = np.empty((hi - lo,) + batch.shape[1:], dtype=np.float32)
                 images[where] = batch
@@ -116,6 +125,19 @@ class SimulateStep:
         }
         write_manifest(ctx.work, manifest)
         return {"n": total, "shards": n_shards, "image_shape": image_shape}
+
+
+def _observe(kind, p: dict, ctx: StepContext, shard: int, positive: bool, n: int, rng) -> tuple:
+    """Images of a two-stage kind: the signal step's signals (positive class) or none, observed."""
+    from lensbench.steps.signal import load_signal
+
+    if positive:
+        signal, params = load_signal(ctx.inputs["signal"], shard)
+        if len(signal) != n:
+            raise RuntimeError(f"signal shard {shard} holds {len(signal)} signals, expected {n}")
+    else:
+        signal, params = None, {}
+    return kind.observe(p["simulation"], p["survey"], signal, n, rng), params
 
 
 def _labels(p: dict, class_index: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:

@@ -69,7 +69,9 @@ class RenderLayout:
         if scene.lens_profile == "epl" and scene.n:
             ecc = np.hypot(scene.lens["e1"], scene.lens["e2"]).max()
             c = min(ecc, profiles.MAX_ECCENTRICITY)
-            epl_terms = profiles.epl_series_terms((1 - c) / (1 + c), dtype)
+            # rounded up to a power of two: more terms only add accuracy, and batches with
+            # slightly different eccentricities then share one compiled renderer
+            epl_terms = 1 << (profiles.epl_series_terms((1 - c) / (1 + c), dtype) - 1).bit_length()
         return cls(
             lens_profile=scene.lens_profile,
             has_shear=scene.shear is not None,
@@ -196,12 +198,14 @@ def _renderer_for(layout: RenderLayout, use_compile: bool) -> Callable:
     return _COMPILED[layout]
 
 
-def _chunk_size(scene: Scene, observation: Observation, batch_size: int) -> int:
+def _chunk_size(scene: Scene, observation: Observation, batch_size: int, fixed: bool) -> int:
     """Systems per chunk: at most ``batch_size``, and a (chunk x K x sub-pixels) tensor within
-    :data:`ELEMENT_BUDGET`."""
+    :data:`ELEMENT_BUDGET`. With ``fixed`` (compiled rendering) the chunk does not shrink to a
+    small batch, so every batch reuses one compiled shape (padding costs less than recompiling)."""
     subpixels = (observation.npix * observation.supersampling) ** 2
     widest = max([plane.max_count for plane in scene.subhalos] + [1])
-    return max(1, min(batch_size, scene.n, ELEMENT_BUDGET // (widest * subpixels)))
+    most = batch_size if fixed else min(batch_size, scene.n)
+    return max(1, min(most, ELEMENT_BUDGET // (widest * subpixels)))
 
 
 def _padded_indices(start: int, chunk: int, n: int) -> np.ndarray:
@@ -246,7 +250,7 @@ def render_torch(
     images = np.zeros((scene.n, observation.npix, observation.npix))
     if scene.n == 0:
         return images
-    chunk = _chunk_size(scene, observation, batch_size)
+    chunk = _chunk_size(scene, observation, batch_size, fixed=use_compile)
     render = _renderer_for(layout, use_compile)
     for start in range(0, scene.n, chunk):
         idx = _padded_indices(start, chunk, scene.n)

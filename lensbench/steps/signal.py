@@ -1,0 +1,88 @@
+"""The signal step: survey-independent signal of the positive class, shared by every survey.
+
+For simulators with two stages (astrometric maps: the lensing signal of a subhalo population does
+not depend on the quasar survey), this step simulates the signal of each shard's positive-class
+examples once; every survey scenario's ``simulate`` step then observes the same signals. Its
+cache key holds no survey settings, so a grid over five scenarios simulates the signal once.
+
+Shard ``i`` here holds the signals of the positive-class examples of ``simulate`` shard ``i``:
+``signal_00000.npy`` and ``signal_params_00000.npz``, marker ``shard_00000.json`` last.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lensbench.cache import write_atomic, write_json
+from lensbench.simulate.register import SIMULATION_KINDS
+from lensbench.simulate.store import shard_done
+from lensbench.steps import STEP_KINDS, StepContext
+from lensbench.steps.simulate import SPLIT_CODES, positive_count
+
+
+def signal_rng(seed: int, split: str, shard: int) -> np.random.Generator:
+    """Generator of one shard's signals, independent of the observation generator of that shard."""
+    return np.random.default_rng([seed, SPLIT_CODES[split], shard, 1])
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+@STEP_KINDS.register("signal")
+class SignalStep:
+    """Simulate the positive-class signals of one split, shard by shard, resumably."""
+
+    VERSION = 1
+    CACHED = True
+
+    @staticmethod
+    def params(spec, split: str) -> dict:
+        data = spec.data
+        return {
+            "kind": spec.simulation_kind,
+            "simulation": spec.simulation,
+            "split": split,
+            "n": {"train": data.n_train, "val": data.n_val, "test": data.n_test}[split],
+            "classes": list(data.classes),
+            "shard_size": data.shard_size,
+            "seed": spec.experiment.seed,
+        }
+
+    @staticmethod
+    def run(ctx: StepContext) -> dict:
+        p = ctx.params
+        kind = SIMULATION_KINDS.get(p["kind"])
+        total = p["n"] * len(p["classes"])
+        n_shards = math.ceil(total / p["shard_size"])
+        counts = [positive_count(s * p["shard_size"], min(total, (s + 1) * p["shard_size"]), len(p["classes"]))
+                  for s in range(n_shards)]
+        bar = tqdm(total=sum(counts), desc=ctx.step_id, unit="map", disable=not ctx.progress, leave=False)
+        for shard, count in enumerate(counts):
+            if shard_done(ctx.work, shard):
+                bar.update(count)
+                continue
+            signal, params = kind.simulate_signal(p["simulation"], count, signal_rng(p["seed"], p["split"], shard))
+            write_atomic(ctx.work / f"signal_{shard:05d}.npy", _npy(signal))
+            buffer = io.BytesIO()
+            np.savez(buffer, **{k: np.asarray(v) for k, v in params.items()})
+            write_atomic(ctx.work / f"signal_params_{shard:05d}.npz", buffer.getvalue())
+            write_json(ctx.work / f"shard_{shard:05d}.json", {"index": shard, "n": count})
+            ctx.log.info("shard %d: %d signals", shard, count)
+            bar.update(count)
+        bar.close()
+        return {"n": sum(counts), "shards": n_shards}
+
+
+def load_signal(folder, shard: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The signals and parameters of one shard written by :class:`SignalStep`."""
+    signal = np.load(folder / f"signal_{shard:05d}.npy")
+    with np.load(folder / f"signal_params_{shard:05d}.npz", allow_pickle=False) as data:
+        params = {name: data[name] for name in data.files}
+    return signal, params
