@@ -134,7 +134,7 @@ def make_plan(specs: list[Spec]) -> Plan:
             planned.branches.append(spec.branch_name)
         roles[spec.branch_name] = {_role(by_id): by_id.id for by_id in order if spec.branch_name in by_id.branches}
     report_inputs = {s.id: s.id for s in order if s.kind in ("evaluate", "train", "apply")
-                     or (s.kind == "simulate" and s.params.get("split") == "test")}
+                     or (s.kind in ("simulate", "signal") and s.params.get("split") == "test")}
     report = Step("report", "report", STEP_KINDS.get("report").params(specs), report_inputs,
                   [s.branch_name for s in specs])
     report.key = step_key("report", STEP_KINDS.get("report").VERSION, report.params, [s.key for s in order])

@@ -174,6 +174,7 @@ def build_document(ctx: StepContext, branches: dict, metrics: dict, resolved_tom
         if group:
             training += _training_blocks(group, task)
     sections.append(Section("Training", training))
+    sections += _kind_sections(ctx, branches)
     examples = _example_blocks(ctx, branches)
     if examples:
         sections.append(Section("Example images", examples))
@@ -277,6 +278,29 @@ def _training_blocks(branches: dict, task: str) -> list:
                                    f"Training and validation loss ({loss}) per epoch."),
             Table(("branch", "epochs run", "best epoch", "stopped early"), rows,
                   "The model kept is the one with the lowest validation loss (epochs counted from 0).")]
+
+
+def _kind_sections(ctx, branches: dict) -> list:
+    """Sections that a simulation kind draws itself (sky maps, attributions), once per kind."""
+    from lensbench.simulate.kinds import BranchOutputs
+    from lensbench.simulate.register import SIMULATION_KINDS
+
+    sections = []
+    for kind_name in dict.fromkeys(b["spec"].simulation_kind for b in branches.values()):
+        kind = SIMULATION_KINDS.get(kind_name)
+        if kind.report_sections is None:
+            continue
+        outputs = {}
+        for name, b in branches.items():
+            if b["spec"].simulation_kind != kind_name:
+                continue
+            steps = b["steps"]
+            signal = steps.get("signal:test")
+            outputs[name] = BranchOutputs(spec=b["spec"], results=b["results"], model_dir=ctx.inputs[steps["train"]],
+                                          test_dir=ctx.inputs[steps["simulate:test"]],
+                                          signal_test_dir=ctx.inputs[signal] if signal else None)
+        sections += kind.report_sections(outputs, ctx.device)
+    return sections
 
 
 def _example_blocks(ctx, branches: dict) -> list:
