@@ -16,7 +16,7 @@ Every stamp goes through the same steps, in this order:
    :func:`lensbench.io.preprocess.prepare_batch`, then that function's normalisation
    (``Preprocessing.normalisation``; ``"none"`` by default, so step 4 is the only one).
 4. The per-image normalisation the network was trained with, ``model.json``'s ``normalize``,
-   through :func:`lensbench.steps.train.normaliser`: one definition for training and apply.
+   through :func:`lensbench.models.saved.normaliser`: one definition for training and apply.
 5. Softmax probabilities (:func:`lensbench.train.predict`); the score is the probability of the
    last class (``"halo"`` for Ko's ``["no_halo", "halo"]``), the predicted class the most
    probable one.
@@ -46,7 +46,7 @@ from lensbench.metrics import binomial_interval
 from lensbench.report import figures
 from lensbench.report.document import Document, Figure, KeyValues, Paragraph, Section, Table
 from lensbench.report.write import write_document
-from lensbench.steps.train import load_model, normaliser
+from lensbench.models.saved import load_model, normaliser
 from lensbench.train import predict
 
 MODEL_FILES = ("model.json", "model.pt")

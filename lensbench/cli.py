@@ -147,6 +147,61 @@ def compare(
     typer.echo(f"comparison: {path}")
 
 
+@app.command()
+def apply(
+    inputs: List[str] = typer.Argument(..., help="FITS files, folders or glob patterns (GalSim catalogues too)."),
+    model: Path = typer.Option(..., "--model", "-m", help="A model folder, or a run's report folder."),
+    out: Path = typer.Option(Path("reports/apply"), "--out", "-o", help="Where to write the table and report."),
+    min_size: Optional[int] = typer.Option(50, help="Reject stamps with a side below this (pixels; Ko: 50)."),
+    max_size: Optional[int] = typer.Option(80, help="Reject stamps with a side above this (pixels; Ko: 80)."),
+    max_pixel: Optional[float] = typer.Option(2.0, help="Reject stamps brighter than this (file units; Ko: 2)."),
+    no_cuts: bool = typer.Option(False, "--no-cuts", help="Disable the size and brightness cuts."),
+    batch_size: int = typer.Option(256, help="Stamps scored together (memory holds one batch)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+):
+    """Run a trained classifier on real FITS cutouts and write a table and a report."""
+    from lensbench.apply import apply_model, find_model_dir
+    from lensbench.io.preprocess import Preprocessing
+    from lensbench.runner import resolve_device
+
+    def run_it():
+        info = __import__("json").loads((find_model_dir(model) / "model.json").read_text())
+        cuts = dict(min_size=None, max_size=None, max_pixel=None) if no_cuts else dict(
+            min_size=min_size, max_size=max_size, max_pixel=max_pixel)
+        prep = Preprocessing(**cuts, normalisation="none", output_shape=tuple(info["input_size"]))
+        return apply_model(model, list(inputs), out, preprocessing=prep, batch_size=batch_size,
+                           device=resolve_device(device), progress=progress)
+
+    result = _guard(run_it)
+    for problem in result.problems:
+        typer.echo(f"skipped: {problem}", err=True)
+    interval = f" [{result.interval[0]:.3f}, {result.interval[1]:.3f}]" if result.interval else ""
+    fraction = f"{result.fraction:.3f}{interval}" if result.fraction is not None else "n/a"
+    typer.echo(f"{result.stamps_read} stamps read, {result.passed} passed the cuts, {result.scored} scored; "
+               f"fraction '{result.positive_class}': {fraction}; {len(result.problems)} problem(s)")
+    typer.echo(f"report: {result.out_dir / 'report.html'}")
+
+
+@app.command()
+def fetch(
+    dataset: str = typer.Argument(..., help="What to download: cosmos."),
+    sample: str = typer.Option("25.2", "--sample", help="COSMOS sample: 23.5 or 25.2."),
+    dest: Path = typer.Option(Path("data/cosmos"), "--dest", help="Folder to unpack into."),
+    checksum: Optional[str] = typer.Option(None, "--checksum", help="Expected md5:HEX or sha256:HEX."),
+    url: Optional[str] = typer.Option(None, "--url", help="Another address of the archive (a mirror, file://)."),
+):
+    """Download and unpack a public data set (the COSMOS real-galaxy samples; see data/cosmos/README.md)."""
+    from lensbench.io.fetch import fetch_cosmos
+
+    if dataset != "cosmos":
+        _fail(_usage(f"unknown data set {dataset!r}; one of: cosmos"))
+    if sample not in ("23.5", "25.2"):
+        _fail(_usage(f"--sample must be 23.5 or 25.2, got {sample!r}"))
+    path = _guard(fetch_cosmos, sample, dest, url=url, checksum=checksum)
+    typer.echo(f"COSMOS {sample} sample in {path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -109,7 +109,7 @@ def branch_steps(spec: Spec) -> list[Step]:
     evaluate = Step(f"evaluate{all_suffix}", "evaluate", STEP_KINDS.get("evaluate").params(spec),
                     {"model": train.id, "test": simulated["test"]})
     steps += [train, evaluate]
-    if spec.application:
+    if spec.application.inputs:
         steps.append(Step(f"apply{all_suffix}", "apply", STEP_KINDS.get("apply").params(spec), {"model": train.id}))
     return steps
 

@@ -69,7 +69,7 @@ class BranchOutputs:
         The evaluate step's ``results.json`` (metrics and curves).
     model_dir : Path
         Folder with ``model.pt`` and ``model.json`` (load with
-        :func:`lensbench.steps.train.load_model`).
+        :func:`lensbench.models.saved.load_model`).
     test_dir : Path
         The test split's dataset folder (:class:`lensbench.simulate.store.ShardedDataset`).
     signal_test_dir : Path or None

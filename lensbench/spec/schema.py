@@ -145,6 +145,26 @@ class ReportSection:
 
 
 @dataclass(frozen=True)
+class ApplicationSection:
+    """``[application]``: run the trained classifier on real FITS data (``lensbench apply``).
+
+    ``inputs`` are FITS files, folders or glob patterns, relative to the spec file; empty means
+    no application step. The cuts are Ko's (pixels per side; the brightest pixel in the files'
+    units, counts/s for COSMOS); ``normalisation`` is applied after resampling and before the
+    per-image normalisation the network was trained with (``training.normalize``).
+    """
+
+    inputs: tuple[str, ...] = ()
+    min_size: int | None = 50
+    max_size: int | None = 80
+    max_pixel: float | None = 2.0
+    reject_non_finite: bool = True
+    normalisation: Literal["none", "max", "sum", "minmax", "standardize"] = "none"
+    resampling: Literal["bilinear", "bicubic", "area", "nearest"] = "bilinear"
+    gallery_size: int = field(default=18, metadata=_min(1))
+
+
+@dataclass(frozen=True)
 class ExecutionSection:
     """``[execution]``: where simulation shards run."""
 
@@ -163,6 +183,7 @@ SECTIONS = {
     "evaluation": EvaluationSection,
     "report": ReportSection,
     "execution": ExecutionSection,
+    "application": ApplicationSection,
 }
 REQUIRED = ("experiment", "simulation")
 
@@ -194,7 +215,7 @@ class Spec:
     evaluation: EvaluationSection
     report: ReportSection
     execution: ExecutionSection
-    application: dict[str, Any]
+    application: ApplicationSection
     grid: dict[str, tuple]
     branch: dict[str, Any]
     resolved: dict
@@ -329,9 +350,6 @@ def _one(raw: RawSpec, data: dict, branch: dict, grid: dict, issues: list) -> Sp
             continue
         sections[name] = conv.dataclass(cls, table, name) if (table or name != "experiment") else MISSING
     kind, config, survey, scenario = _simulation(conv, data)
-    application = data.get("application") or {}
-    if not isinstance(application, dict):
-        conv.error("application", "must be a table")
     issues.extend(conv.issues)
     if conv.issues or any(v is MISSING for v in (*sections.values(), config, survey)):
         return None
@@ -339,7 +357,7 @@ def _one(raw: RawSpec, data: dict, branch: dict, grid: dict, issues: list) -> Sp
         experiment=sections["experiment"], simulation_kind=kind.name, simulation=config, survey=survey,
         survey_scenario=scenario, data=sections["data"], model=sections["model"], training=sections["training"],
         evaluation=sections["evaluation"], report=sections["report"], execution=sections["execution"],
-        application=application, grid=grid, branch=branch, resolved=data, source=str(raw.path), preset=raw.preset,
+        application=sections["application"], grid=grid, branch=branch, resolved=data, source=str(raw.path), preset=raw.preset,
     )
 
 

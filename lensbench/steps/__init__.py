@@ -58,7 +58,7 @@ class StepContext:
 
 
 def _register_builtin() -> None:
-    from lensbench.steps import evaluate, report, signal, simulate, train  # noqa: F401  (registration)
+    from lensbench.steps import apply, evaluate, report, signal, simulate, train  # noqa: F401  (registration)
 
 
 _register_builtin()

@@ -15,7 +15,7 @@ from lensbench import metrics as M
 from lensbench.cache import write_atomic, write_json
 from lensbench.simulate.store import ShardedDataset
 from lensbench.steps import STEP_KINDS, StepContext
-from lensbench.steps.train import load_model, normaliser
+from lensbench.models.saved import load_model, normaliser
 from lensbench.train import predict
 
 

@@ -175,6 +175,7 @@ def build_document(ctx: StepContext, branches: dict, metrics: dict, resolved_tom
             training += _training_blocks(group, task)
     sections.append(Section("Training", training))
     sections += _kind_sections(ctx, branches)
+    sections += _application_sections(ctx, branches)
     examples = _example_blocks(ctx, branches)
     if examples:
         sections.append(Section("Example images", examples))
@@ -278,6 +279,45 @@ def _training_blocks(branches: dict, task: str) -> list:
                                    f"Training and validation loss ({loss}) per epoch."),
             Table(("branch", "epochs run", "best epoch", "stopped early"), rows,
                   "The model kept is the one with the lowest validation loss (epochs counted from 0).")]
+
+
+def _application_sections(ctx, branches: dict) -> list:
+    """A summary of each branch's application to real data, its figures, and a copy of its report."""
+    sections = []
+    for name, b in branches.items():
+        step = b["steps"].get("apply")
+        if step is None:
+            continue
+        folder = ctx.inputs[step]
+        summary = json.loads((folder / "apply.json").read_text())
+        target = ctx.extra["out_dir"] / ("apply" if len(branches) == 1 else f"apply-{name}")
+        for file in sorted(folder.rglob("*")):
+            if file.is_file() and file.name not in ("meta.json", "step.log"):
+                write_atomic(target / file.relative_to(folder), file.read_bytes())
+        ours = summary["predicted_positive"]
+        rows = [("stamps read", summary["stamps_read"], summary.get("paper", {}).get("stamps_read")),
+                ("unreadable inputs (named in the application report)", len(summary["problems"]), None)]
+        rows += [(f"removed by cut '{cut}'", count, None) for cut, count in summary["cuts"].items()]
+        rows += [("passed every cut", summary["passed"], summary.get("paper", {}).get("passed")),
+                 ("scored", summary["scored"], None),
+                 (f"predicted '{summary['positive_class']}'", ours["positive"],
+                  summary.get("paper", {}).get("predicted_positive", {}).get("positive")),
+                 (f"fraction '{summary['positive_class']}'", ours["fraction"],
+                  summary.get("paper", {}).get("predicted_positive", {}).get("fraction")),
+                 ("95 % interval (Wilson), low", ours["interval"][0] if ours["interval"] else None, None),
+                 ("95 % interval (Wilson), high", ours["interval"][1] if ours["interval"] else None, None)]
+        blocks = [Paragraph(f"The classifier of branch {name} applied to {', '.join(summary['inputs'])}. "
+                            f"The full application report, with the table of every stamp, is in "
+                            f"{target.name}/report.html (predictions.csv, predictions.fits)."),
+                  Table(("quantity", "lensbench", "paper"), tuple(rows),
+                        "Cuts, counts and the fraction of real galaxies predicted to have a halo, beside "
+                        "Ko's COSMOS numbers (a stamp failing several cuts counts under each).")]
+        for png in sorted((folder / "figures").glob("*.png")):
+            blocks.append(Figure(f"apply-{len(sections)}-{png.stem}", png.read_bytes(),
+                                 png.stem.replace("_", " ") + " (from the application report)."))
+        sections.append(Section(f"Application to real data ({name})" if len(branches) > 1
+                                else "Application to real data", blocks))
+    return sections
 
 
 def _kind_sections(ctx, branches: dict) -> list:

@@ -8,46 +8,17 @@ and ``history.json`` (per-epoch losses, accuracies and learning rates).
 from __future__ import annotations
 
 import dataclasses
-import json
+import io
 import shutil
 
 import torch
 
 from lensbench.cache import to_jsonable, write_atomic, write_json
 from lensbench.models import build_model
+from lensbench.models.saved import normaliser
 from lensbench.simulate.store import ShardedDataset
 from lensbench.steps import STEP_KINDS, StepContext
 from lensbench.train import fit
-
-
-def normaliser(method: str):
-    """Per-image normalisation of a (C, H, W) tensor, the same in training, evaluation and apply.
-
-    ``none`` leaves images alone; ``max`` divides by the image's maximum absolute value;
-    ``standardize`` subtracts the image's mean and divides by its standard deviation.
-    """
-    if method == "none":
-        return None
-    if method == "max":
-        return lambda x: x / x.abs().amax().clamp_min(1e-12)
-    if method == "standardize":
-        return lambda x: (x - x.mean()) / x.std().clamp_min(1e-12)
-    raise ValueError(f"unknown normalisation '{method}'; one of: none, max, standardize")
-
-
-def load_model(folder):
-    """Rebuild the trained model in ``folder`` (``model.json`` + ``model.pt``) on the CPU.
-
-    Returns
-    -------
-    (torch.nn.Module, dict)
-        The model in eval mode, and its ``model.json`` description.
-    """
-    info = json.loads((folder / "model.json").read_text())
-    model = build_model(info["architecture"], in_channels=info["in_channels"], num_outputs=info["num_outputs"],
-                        input_size=tuple(info["input_size"]), **info["options"])
-    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
-    return model.eval(), info
 
 
 @STEP_KINDS.register("train")
@@ -88,7 +59,7 @@ class TrainStep:
             plateau_factor=training.plateau_factor, early_stopping_patience=training.early_stopping_patience, device=ctx.device, seed=p["seed"],
             checkpoint_dir=ctx.work / "checkpoints", progress=ctx.progress, log=ctx.log.info,
         )
-        buffer = __import__("io").BytesIO()
+        buffer = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
         write_atomic(ctx.work / "model.pt", buffer.getvalue())
         info = {
