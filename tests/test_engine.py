@@ -147,3 +147,25 @@ def test_bad_spec_through_run_exits_2_without_traceback(in_repo):
     result = CliRunner().invoke(app, ["run", "tests/specs/bad/unknown_key.toml"])
     assert result.exit_code == 2
     assert "training.epoch: unknown key 'epoch'" in result.output and "Traceback" not in result.output
+
+
+def test_apply_command_on_a_run_folder(smoke_runs):
+    from conftest import SHARED
+
+    cosmos = SHARED / "cosmos"
+    if not cosmos.is_dir():
+        pytest.skip("../shared/cosmos not found: real COSMOS stamps are only available inside the lensbench workplace")
+    root = smoke_runs["root"]
+    out = root / "applied"
+    output = run_cli("apply", "--model", str(root / "a"), str(cosmos), "--out", str(out), "--no-progress")
+    assert "100 stamps read, 30 passed the cuts, 30 scored" in output
+    summary = json.loads((out / "apply.json").read_text())
+    assert summary["stamps_read"] == 100 and summary["cuts"]["too_small"] == 62
+    assert (out / "predictions.csv").read_text().count("\n") == 101
+
+
+def test_apply_command_without_readable_input_exits_3(smoke_runs, tmp_path):
+    result = CliRunner().invoke(app, ["apply", "--model", str(smoke_runs["root"] / "a"), str(tmp_path / "none.fits"),
+                                      "--out", str(tmp_path / "o"), "--no-progress"])
+    assert result.exit_code == 3, result.output
+    assert "none.fits" in result.output and "Traceback" not in result.output
