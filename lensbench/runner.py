@@ -102,7 +102,8 @@ def run_plan(plan: Plan, *, cache: Cache, out_dir: Path, device: str = "cpu", fo
         ctx = StepContext(step_id=step.id, params=step.params, work=work,
                           inputs={role: folders[i] for role, i in step.inputs.items()}, log=logger,
                           progress=progress, device=device,
-                          extra={"plan": plan, "records": result.records, "out_dir": out_dir, "cache": cache})
+                          extra={"plan": plan, "records": result.records, "out_dir": out_dir, "cache": cache,
+                                 "execution": plan.specs[0].execution})
         echo(f"  {step.id:<40} running")
         t0 = time.perf_counter()
         try:

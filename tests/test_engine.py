@@ -169,3 +169,17 @@ def test_apply_command_without_readable_input_exits_3(smoke_runs, tmp_path):
                                       "--out", str(tmp_path / "o"), "--no-progress"])
     assert result.exit_code == 3, result.output
     assert "none.fits" in result.output and "Traceback" not in result.output
+
+
+def test_worker_processes_write_the_same_bytes(tmp_path, in_repo):
+    """Shards simulated by two worker processes equal those simulated here, and share the cache key."""
+    images = []
+    for workers in (1, 2):
+        specs = load_spec(SPEC, preset="smoke", overrides=[f"execution.workers={workers}", "data.shard_size=16"])
+        plan = make_plan(specs)
+        step = plan.get("simulate:test")
+        cache = Cache(tmp_path / str(workers))
+        run_plan(Plan([step], specs), cache=cache, out_dir=tmp_path, progress=False, echo=lambda *_: None)
+        folder = cache.path("simulate", step.key)
+        images.append([(folder / f"images_{i:05d}.npy").read_bytes() for i in range(4)])
+    assert images[0] == images[1]

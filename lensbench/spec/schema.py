@@ -81,7 +81,6 @@ class DataSection:
     labels: tuple[str, ...] = ()
     label_scale: dict[str, float] = field(default_factory=dict)
     shard_size: int = field(default=1000, metadata=_min(1))
-    workers: int = field(default=1, metadata=_min(1))
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,8 @@ class ApplicationSection:
 
 @dataclass(frozen=True)
 class ExecutionSection:
-    """``[execution]``: where simulation shards run."""
+    """``[execution]``: where simulation shards run (see :mod:`lensbench.execution`); the data are
+    the same bytes whatever runs them, so these settings are not part of any cache key."""
 
     backend: Literal["local", "dask"] = "local"
     workers: int = field(default=1, metadata=_min(1))

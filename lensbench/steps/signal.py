@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lensbench.cache import write_atomic, write_json
+from lensbench.execution import run_tasks
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.simulate.store import shard_done
 from lensbench.steps import STEP_KINDS, StepContext
@@ -58,26 +59,36 @@ class SignalStep:
     @staticmethod
     def run(ctx: StepContext) -> dict:
         p = ctx.params
-        kind = SIMULATION_KINDS.get(p["kind"])
         total = p["n"] * len(p["classes"])
         n_shards = math.ceil(total / p["shard_size"])
         counts = [positive_count(s * p["shard_size"], min(total, (s + 1) * p["shard_size"]), len(p["classes"]))
                   for s in range(n_shards)]
         bar = tqdm(total=sum(counts), desc=ctx.step_id, unit="map", disable=not ctx.progress, leave=False)
-        for shard, count in enumerate(counts):
-            if shard_done(ctx.work, shard):
-                bar.update(count)
-                continue
-            signal, params = kind.simulate_signal(p["simulation"], count, signal_rng(p["seed"], p["split"], shard))
-            write_atomic(ctx.work / f"signal_{shard:05d}.npy", _npy(signal))
-            buffer = io.BytesIO()
-            np.savez(buffer, **{k: np.asarray(v) for k, v in params.items()})
-            write_atomic(ctx.work / f"signal_params_{shard:05d}.npz", buffer.getvalue())
-            write_json(ctx.work / f"shard_{shard:05d}.json", {"index": shard, "n": count})
+        bar.update(sum(c for s, c in enumerate(counts) if shard_done(ctx.work, s)))
+
+        def done(result):
+            shard, count = result
             ctx.log.info("shard %d: %d signals", shard, count)
             bar.update(count)
+
+        execution = ctx.extra["execution"]
+        tasks = [(p, shard, count, ctx.work) for shard, count in enumerate(counts) if not shard_done(ctx.work, shard)]
+        run_tasks(signal_shard, tasks, backend=execution.backend, workers=execution.workers,
+                  address=execution.address, on_done=done)
         bar.close()
         return {"n": sum(counts), "shards": n_shards}
+
+
+def signal_shard(p: dict, shard: int, count: int, work) -> tuple[int, int]:
+    """Simulate and write the ``count`` signals of shard ``shard`` (any process may run it)."""
+    kind = SIMULATION_KINDS.get(p["kind"])
+    signal, params = kind.simulate_signal(p["simulation"], count, signal_rng(p["seed"], p["split"], shard))
+    write_atomic(work / f"signal_{shard:05d}.npy", _npy(signal))
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v) for k, v in params.items()})
+    write_atomic(work / f"signal_params_{shard:05d}.npz", buffer.getvalue())
+    write_json(work / f"shard_{shard:05d}.json", {"index": shard, "n": count})
+    return shard, count
 
 
 def load_signal(folder, shard: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.simulate.store import ShardedDataset, shard_done, write_manifest, write_shard
+from lensbench.execution import run_tasks
 from lensbench.steps import STEP_KINDS, StepContext
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
@@ -72,39 +73,24 @@ class SimulateStep:
     @staticmethod
     def run(ctx: StepContext) -> dict:
         p = ctx.params
-        kind = SIMULATION_KINDS.get(p["kind"])
         classes = p["classes"] or [None]
         total = p["n"] * len(classes) if p["classes"] else p["n"]
         n_shards = math.ceil(total / p["shard_size"])
-        done = sum(shard_done(ctx.work, i) for i in range(n_shards))
-        if done:
-            ctx.log.info("resuming: %d of %d shards already written", done, n_shards)
+        pending = [s for s in range(n_shards) if not shard_done(ctx.work, s)]
+        if len(pending) < n_shards:
+            ctx.log.info("resuming: %d of %d shards already written", n_shards - len(pending), n_shards)
         bar = tqdm(total=total, desc=ctx.step_id, unit="img", disable=not ctx.progress, leave=False)
-        bar.update(min(total, done * p["shard_size"]))
-        for shard in range(n_shards):
-            lo, hi = shard * p["shard_size"], min(total, (shard + 1) * p["shard_size"])
-            if shard_done(ctx.work, shard):
-                continue
-            rng = shard_rng(p["seed"], p["split"], shard)
-            class_index = np.arange(lo, hi) % len(classes)
-            images, parts = None, []
-            for c, name in enumerate(classes):
-                where = np.flatnonzero(class_index == c)
-                if not len(where):
-                    continue
-                if kind.simulate_batch is not None:
-                    batch, params = kind.simulate_batch(p["simulation"], p["survey"], name, len(where), rng)
-                else:
-                    batch, params = _observe(kind, p, ctx, shard, c == len(classes) - 1, len(where), rng)
-                if images is None:
-                    images = np.empty((hi - lo,) + batch.shape[1:], dtype=np.float32)
-                images[where] = batch
-                parts.append((where, params))
-            params = _merge_params(parts, hi - lo)
-            labels = _labels(p, class_index, params)
-            write_shard(ctx.work, shard, images, labels, params)
-            ctx.log.info("shard %d: %d images", shard, hi - lo)
-            bar.update(hi - lo)
+        bar.update(sum(ShardedDataset.shard_count(ctx.work, s) for s in range(n_shards) if s not in pending))
+        signal_dir = ctx.inputs.get("signal")
+
+        def done(result):
+            shard, count = result
+            ctx.log.info("shard %d: %d images", shard, count)
+            bar.update(count)
+
+        execution = ctx.extra["execution"]  # where shards run does not change their bytes: not in the key
+        run_tasks(simulate_shard, [(p, shard, total, ctx.work, signal_dir) for shard in pending],
+                  backend=execution.backend, workers=execution.workers, address=execution.address, on_done=done)
         bar.close()
         first = np.load(ctx.work / "images_00000.npy", mmap_mode="r")
         image_shape = list(first.shape[1:])
@@ -127,12 +113,41 @@ class SimulateStep:
         return {"n": total, "shards": n_shards, "image_shape": image_shape}
 
 
-def _observe(kind, p: dict, ctx: StepContext, shard: int, positive: bool, n: int, rng) -> tuple:
+def simulate_shard(p: dict, shard: int, total: int, work, signal_dir) -> tuple[int, int]:
+    """Render and write shard ``shard`` of a split (any process may run it); returns (shard, images).
+
+    Example ``j`` of the split belongs to class ``j % n_classes``; the shard's generator depends
+    only on (seed, split, shard), so shards can run in any order, anywhere.
+    """
+    kind = SIMULATION_KINDS.get(p["kind"])
+    classes = p["classes"] or [None]
+    lo, hi = shard * p["shard_size"], min(total, (shard + 1) * p["shard_size"])
+    rng = shard_rng(p["seed"], p["split"], shard)
+    class_index = np.arange(lo, hi) % len(classes)
+    images, parts = None, []
+    for c, name in enumerate(classes):
+        where = np.flatnonzero(class_index == c)
+        if not len(where):
+            continue
+        if kind.simulate_batch is not None:
+            batch, params = kind.simulate_batch(p["simulation"], p["survey"], name, len(where), rng)
+        else:
+            batch, params = _observe(kind, p, signal_dir, shard, c == len(classes) - 1, len(where), rng)
+        if images is None:
+            images = np.empty((hi - lo,) + batch.shape[1:], dtype=np.float32)
+        images[where] = batch
+        parts.append((where, params))
+    params = _merge_params(parts, hi - lo)
+    write_shard(work, shard, images, _labels(p, class_index, params), params)
+    return shard, hi - lo
+
+
+def _observe(kind, p: dict, signal_dir, shard: int, positive: bool, n: int, rng) -> tuple:
     """Images of a two-stage kind: the signal step's signals (positive class) or none, observed."""
     from lensbench.steps.signal import load_signal
 
     if positive:
-        signal, params = load_signal(ctx.inputs["signal"], shard)
+        signal, params = load_signal(signal_dir, shard)
         if len(signal) != n:
             raise RuntimeError(f"signal shard {shard} holds {len(signal)} signals, expected {n}")
     else:
