@@ -14,10 +14,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from lensbench.io.atomic import write_json
 from lensbench.simulate.priors import Prior
 
 
@@ -57,25 +57,6 @@ def step_key(kind: str, version: int, config: Any, input_keys: list[str]) -> str
     payload = {"kind": kind, "version": version, "config": to_jsonable(config), "inputs": list(input_keys)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    write_atomic(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=True) + "\n")
 
 
 class Cache:

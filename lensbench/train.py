@@ -14,8 +14,9 @@ On CPU the same seed gives the same weights, byte for byte, with or without an i
 
 from __future__ import annotations
 
+import io
+
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts, LRScheduler, ReduceLROnPlateau
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
+
+from lensbench.io.atomic import write_atomic
 
 TASKS = ("classify", "regress")
 OPTIMIZERS = ("adam", "sgd", "adamw")
@@ -256,10 +259,10 @@ def _ordered_loader(dataset: Dataset, batch_size: int) -> DataLoader:
 
 
 def _save_atomically(obj, path: Path) -> None:
-    """torch.save to a temporary file beside ``path``, then rename over it."""
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(obj, temporary)
-    os.replace(temporary, path)
+    """torch.save through :func:`lensbench.io.atomic.write_atomic`."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getvalue())
 
 
 def _copy_state(model: nn.Module) -> dict:

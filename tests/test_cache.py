@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from lensbench.cache import Cache, step_key, write_atomic
+from lensbench.cache import Cache, step_key
+from lensbench.io.atomic import write_atomic
 from lensbench.simulate.priors import Prior
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path, PurePosixPath
 from typing import Mapping
 
 import numpy as np
 
+from lensbench.io.atomic import write_atomic
 from lensbench.report.document import Document
 from lensbench.report.html import render_html
 from lensbench.report.markdown import render_markdown
@@ -98,32 +98,11 @@ def write_document(
     html_text = render_html(doc)
     (out / FIGURES_DIR_NAME).mkdir(parents=True, exist_ok=True)
     for relative_path, content in {**figures, **(extra_files or {})}.items():
-        write_atomically(out / relative_path, content)
-    write_atomically(out / "report.md", markdown_text)
-    write_atomically(out / "report.html", html_text)
+        write_atomic(out / relative_path, content)
+    write_atomic(out / "report.md", markdown_text)
+    write_atomic(out / "report.html", html_text)
     _remove_stale_figures(out / FIGURES_DIR_NAME, keep={Path(path).name for path in figures})
     return out
-
-
-def write_atomically(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` through a temporary file in the same folder and os.replace.
-
-    Text is encoded as UTF-8. The file gets the usual permissions (0o666 less the umask).
-    The temporary file is removed if anything fails.
-    """
-    data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _remove_stale_figures(figures_dir: Path, keep: set[str]) -> None:

@@ -15,7 +15,6 @@ read, so datasets larger than memory train fine.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -23,15 +22,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lensbench.cache import write_atomic, write_json
+from lensbench.io.atomic import npy_bytes, npz_bytes, write_atomic, write_json
 
 MANIFEST = "manifest.json"
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
 
 
 def shard_done(folder: Path, index: int) -> bool:
@@ -52,11 +45,9 @@ def write_shard(folder: Path, index: int, images: np.ndarray, labels: np.ndarray
     n = len(images)
     if len(labels) != n or any(len(v) != n for v in params.values()):
         raise ValueError("images, labels and every parameter array need the same leading dimension")
-    write_atomic(folder / f"images_{index:05d}.npy", _npy_bytes(images.astype(np.float32, copy=False)))
-    write_atomic(folder / f"labels_{index:05d}.npy", _npy_bytes(labels))
-    buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in params.items()})
-    write_atomic(folder / f"params_{index:05d}.npz", buffer.getvalue())
+    write_atomic(folder / f"images_{index:05d}.npy", npy_bytes(images.astype(np.float32, copy=False)))
+    write_atomic(folder / f"labels_{index:05d}.npy", npy_bytes(labels))
+    write_atomic(folder / f"params_{index:05d}.npz", npz_bytes(params))
     write_json(folder / f"shard_{index:05d}.json", {"index": index, "n": n})
 
 

@@ -7,22 +7,15 @@ per-branch part of ``metrics.json`` (see :mod:`lensbench.report.schema`).
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 
 from lensbench import metrics as M
-from lensbench.cache import write_atomic, write_json
+from lensbench.io.atomic import npy_bytes, write_atomic, write_json
 from lensbench.simulate.store import ShardedDataset
 from lensbench.steps import STEP_KINDS, StepContext
 from lensbench.models.saved import load_model, normaliser
 from lensbench.train import predict
-
-
-def _npy(array) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
 
 
 @STEP_KINDS.register("evaluate")
@@ -42,7 +35,7 @@ class EvaluateStep:
         model, info = load_model(ctx.inputs["model"])
         test = ShardedDataset(ctx.inputs["test"], transform=normaliser(info["normalize"]))
         outputs = predict(model, test, batch_size=256, device=ctx.device, task=p["task"])
-        write_atomic(ctx.work / "predictions.npy", _npy(outputs.astype(np.float32)))
+        write_atomic(ctx.work / "predictions.npy", npy_bytes(outputs.astype(np.float32)))
         if p["task"] == "classify":
             results = classification_results(test.labels, outputs, info["classes"], p["evaluation"])
         else:

@@ -16,10 +16,11 @@ import numpy as np
 
 from lensbench.report import figures as F
 from lensbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
-from lensbench.cache import write_atomic
+from lensbench.io.atomic import write_atomic
 from lensbench.report.write import write_report
 from lensbench.simulate.store import ShardedDataset
 from lensbench.spec.dump import dumps
+from lensbench.spec.load import display_path
 from lensbench.steps import STEP_KINDS, StepContext
 
 PACKAGES = ("lensbench", "numpy", "scipy", "torch", "healpy", "lenstronomy", "astropy", "scikit-learn", "matplotlib")
@@ -187,7 +188,7 @@ def build_document(ctx: StepContext, branches: dict, metrics: dict, resolved_tom
     prov = metrics["provenance"]
     wall_rows = [(r.id, r.status, r.wall_time_s) for r in ctx.extra["records"]]
     sections.append(Section("Provenance", [
-        KeyValues({"spec": first.source, "preset": first.preset or "none", "spec sha256": metrics["spec_hash"],
+        KeyValues({"spec": display_path(first.source), "preset": first.preset or "none", "spec sha256": metrics["spec_hash"],
                    "seed": exp.seed, "git commit": prov["git_commit"] or "unknown", "device": prov["device"],
                    "python": prov["python"], "created": metrics["created"],
                    "total wall time (s)": prov["total_wall_time_s"]}),

@@ -11,13 +11,12 @@ Shard ``i`` here holds the signals of the positive-class examples of ``simulate`
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from lensbench.cache import write_atomic, write_json
+from lensbench.io.atomic import npy_bytes, npz_bytes, write_atomic, write_json
 from lensbench.execution import run_tasks
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.simulate.store import shard_done
@@ -28,12 +27,6 @@ from lensbench.steps.simulate import SPLIT_CODES, positive_count
 def signal_rng(seed: int, split: str, shard: int) -> np.random.Generator:
     """Generator of one shard's signals, independent of the observation generator of that shard."""
     return np.random.default_rng([seed, SPLIT_CODES[split], shard, 1])
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
 
 
 @STEP_KINDS.register("signal")
@@ -83,10 +76,8 @@ def signal_shard(p: dict, shard: int, count: int, work) -> tuple[int, int]:
     """Simulate and write the ``count`` signals of shard ``shard`` (any process may run it)."""
     kind = SIMULATION_KINDS.get(p["kind"])
     signal, params = kind.simulate_signal(p["simulation"], count, signal_rng(p["seed"], p["split"], shard))
-    write_atomic(work / f"signal_{shard:05d}.npy", _npy(signal))
-    buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in params.items()})
-    write_atomic(work / f"signal_params_{shard:05d}.npz", buffer.getvalue())
+    write_atomic(work / f"signal_{shard:05d}.npy", npy_bytes(signal))
+    write_atomic(work / f"signal_params_{shard:05d}.npz", npz_bytes(params))
     write_json(work / f"shard_{shard:05d}.json", {"index": shard, "n": count})
     return shard, count
 

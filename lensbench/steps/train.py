@@ -13,7 +13,8 @@ import shutil
 
 import torch
 
-from lensbench.cache import to_jsonable, write_atomic, write_json
+from lensbench.cache import to_jsonable
+from lensbench.io.atomic import write_atomic, write_json
 from lensbench.models import build_model
 from lensbench.models.saved import normaliser
 from lensbench.simulate.store import ShardedDataset
