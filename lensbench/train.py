@@ -15,7 +15,6 @@ On CPU the same seed gives the same weights, byte for byte, with or without an i
 from __future__ import annotations
 
 import io
-
 import math
 import time
 from dataclasses import asdict, dataclass, field
