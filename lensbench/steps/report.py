@@ -216,13 +216,16 @@ def _classification_blocks(branches: dict, paper: dict) -> list:
     rows = []
     for branch, b in branches.items():
         m = b["results"]["metrics"]
+        binary = len(b["results"]["class_names"]) == 2
         for key in names:
-            rows.append((branch, HEADLINE[key], m.get(key), _paper_value(paper, branch, key)))
+            label = HEADLINE[key] if binary else HEADLINE[key].replace("(0.5)", "(most probable class)")
+            rows.append((branch, label, m.get(key), _paper_value(paper, branch, key)))
     blocks.append(Table(("branch", "metric", "lensbench", "paper"), tuple(rows),
                         f"Test-set metrics (n = {', '.join(str(b['results']['n_test']) for b in branches.values())}) "
                         "beside the paper's published values (a dash where the paper gives none). "
-                        "'(0.5)' thresholds the positive-class probability at 0.5; 'Youden' at the ROC point "
-                        "maximising TPR - FPR."))
+                        "For two classes, '(0.5)' thresholds the positive-class probability at 0.5 and "
+                        "'Youden' at the ROC point maximising TPR - FPR; macro AUC averages the one-vs-rest "
+                        "AUCs of several classes."))
     roc = {name: {**b["results"]["curves"]["roc"], "auc": b["results"]["metrics"].get("auc")}
            for name, b in branches.items() if "roc" in b["results"]["curves"]}
     if roc:
@@ -241,8 +244,9 @@ def _classification_blocks(branches: dict, paper: dict) -> list:
     for i, (name, b) in enumerate(branches.items()):
         matrix = b["results"]["metrics"].get("confusion")
         if matrix is not None:
+            rule = "threshold 0.5" if len(b["results"]["class_names"]) == 2 else "the most probable class"
             blocks.append(Figure.from_matplotlib(f"confusion-{i}", F.confusion_matrix(
-                np.asarray(matrix), b["results"]["class_names"]), f"Confusion matrix at threshold 0.5 ({name})."))
+                np.asarray(matrix), b["results"]["class_names"]), f"Confusion matrix at {rule} ({name})."))
     return blocks
 
 
