@@ -43,7 +43,9 @@ class CosineAnnealingWarmupRestarts(LRScheduler):
     the peak is ``eta_max_i = lr0 * gamma**i`` (``lr0``: the optimizer's initial learning rate)
     and the learning rate is
 
-    - ``eta_min + (eta_max_i - eta_min) * t / warmup`` for ``t < warmup`` (linear warm-up),
+    - ``eta_min + (eta_max_i - eta_min) * (t + 1) / (warmup + 1)`` for ``t < warmup`` (a linear
+      warm-up that never trains a whole epoch at ``eta_min``, as a per-epoch step at ``t / warmup``
+      would for ``t = 0``),
     - ``eta_min + (eta_max_i - eta_min) * (1 + cos(pi * (t - warmup) / (T_i - warmup))) / 2``
       afterwards (SGDR, Loshchilov & Hutter 2017, eq. 5, shifted by the warm-up).
 
@@ -94,7 +96,7 @@ class CosineAnnealingWarmupRestarts(LRScheduler):
     def get_lr(self) -> list[float]:
         cycle, step, length = self.cycle_position(self.last_epoch)
         if step < self.warmup:
-            fraction = step / self.warmup
+            fraction = (step + 1) / (self.warmup + 1)
         else:
             fraction = 0.5 * (1.0 + math.cos(math.pi * (step - self.warmup) / (length - self.warmup)))
         return [self.eta_min + (base * self.gamma**cycle - self.eta_min) * fraction for base in self.base_lrs]

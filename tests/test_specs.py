@@ -95,3 +95,22 @@ def test_both_backends_render_the_deeplense_classes_alike(in_repo):
         # a Poisson draw can differ where float32 rounding changed its mean, in under 1 % of pixels
         assert np.max(np.abs(a - b)) <= 5e-3 * np.max(np.abs(b))
         assert np.mean(a != b) < 0.01
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: str(p.relative_to(REPO)))
+def test_resolved_spec_round_trips_through_toml(path):
+    import tomllib
+
+    from lensbench.spec.dump import dumps
+
+    for preset in [None] + load_raw(path).presets:
+        document = load_spec(path, preset=preset)[0].document
+        assert tomllib.loads(dumps(document)) == document
+
+
+def test_hash_covers_what_only_a_variant_changes(in_repo):
+    path = "specs/papers/astrometric.toml"
+    base = load_spec(path, preset="smoke")
+    other = load_spec(path, preset="smoke", overrides=["grid.variants.C_vgg11.model.architecture=alexnet"])
+    assert base[0].hash() != other[0].hash()
+    assert len({s.hash() for s in base}) == 1

@@ -134,8 +134,8 @@ def test_warmup_restarts_hand_values():
         values.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler.step()
-    # cycle 0: warm-up 0, 1/2, then cosine from the peak 1 over two steps; cycle 1: peak 1/2
-    expected = [0.0, 0.5, 1.0, 0.5 * (1 + math.cos(math.pi / 2)), 0.0, 0.25, 0.5, 0.25]
+    # cycle 0: warm-up 1/3, 2/3, then cosine from the peak 1 over two steps; cycle 1: peak 1/2
+    expected = [1 / 3, 2 / 3, 1.0, 0.5 * (1 + math.cos(math.pi / 2)), 1 / 6, 1 / 3, 0.5, 0.25]
     np.testing.assert_allclose(values, expected, atol=1e-12)
     with pytest.raises(ValueError, match="warmup"):
         CosineAnnealingWarmupRestarts(optimizer, T_0=2, warmup=2)

@@ -201,7 +201,10 @@ class Spec:
     branch : dict[str, Any]
         The grid values of this variant (empty without a grid).
     resolved : dict
-        The merged spec tables this variant was built from (for ``spec.resolved.toml``).
+        The merged tables this variant was built from (its grid values applied).
+    document : dict
+        The whole spec after ``extends``, the preset and ``--set``, grid included: what
+        ``spec.resolved.toml`` holds and :meth:`hash` digests, the same for every variant.
     """
 
     experiment: ExperimentSection
@@ -219,6 +222,7 @@ class Spec:
     grid: dict[str, tuple]
     branch: dict[str, Any]
     resolved: dict
+    document: dict
     source: str
     preset: str | None
 
@@ -230,8 +234,9 @@ class Spec:
         return ",".join(f"{k.split('.')[-1]}={v}" for k, v in self.branch.items())
 
     def hash(self) -> str:
-        """sha256 of the resolved spec (canonical JSON), the same for the same spec on any machine."""
-        return spec_hash(self.resolved)
+        """sha256 of the whole resolved spec (canonical JSON, grid included), the same for the same
+        spec, preset and overrides on any machine."""
+        return spec_hash(self.document)
 
 
 def spec_hash(data) -> str:
@@ -357,7 +362,7 @@ def _one(raw: RawSpec, data: dict, branch: dict, grid: dict, issues: list) -> Sp
         experiment=sections["experiment"], simulation_kind=kind.name, simulation=config, survey=survey,
         survey_scenario=scenario, data=sections["data"], model=sections["model"], training=sections["training"],
         evaluation=sections["evaluation"], report=sections["report"], execution=sections["execution"],
-        application=sections["application"], grid=grid, branch=branch, resolved=data, source=str(raw.path), preset=raw.preset,
+        application=sections["application"], grid=grid, branch=branch, resolved=data, document=raw.data, source=str(raw.path), preset=raw.preset,
     )
 
 

@@ -98,7 +98,7 @@ class ReportStep:
             "schema": "lensbench.metrics/1",
             "experiment": first.experiment.name,
             "preset": first.preset,
-            "spec_hash": first.hash() if len(specs) == 1 else _grid_hash(specs),
+            "spec_hash": first.hash(),
             "seed": first.experiment.seed,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "branches": {name: b["results"] for name, b in branches.items()},
@@ -112,7 +112,7 @@ class ReportStep:
                 "total_wall_time_s": round(sum(wall.values()), 3),
             },
         }
-        resolved = dumps(_resolved_with_grid(first), header=f"lensbench resolved spec of {first.source}\n"
+        resolved = dumps(first.document, header=f"lensbench resolved spec of {first.source}\n"
                          f"preset: {first.preset or 'none'}; sha256: {metrics['spec_hash']}")
         doc = build_document(ctx, branches, metrics, resolved)
         write_report(doc, out_dir, metrics, {"spec.resolved.toml": resolved})
@@ -129,25 +129,6 @@ def _copy_models(ctx, branches: dict, out_dir: Path) -> None:
         source = ctx.inputs[b["steps"]["train"]]
         for file in ("model.pt", "model.json"):
             write_atomic(target / file, (source / file).read_bytes())
-
-
-def _grid_hash(specs) -> str:
-    from lensbench.spec.schema import spec_hash
-
-    return spec_hash({"grid": {k: list(v) for k, v in specs[0].grid.items()}, "spec": _resolved_with_grid(specs[0])})
-
-
-def _resolved_with_grid(spec) -> dict:
-    data = {k: v for k, v in spec.resolved.items()}
-    if spec.grid:
-        data["grid"] = {k: list(v) for k, v in spec.grid.items()}
-        for key in spec.grid:  # a branch's own value is not the spec's: show the axis only
-            node = data
-            parts = key.split(".")
-            for part in parts[:-1]:
-                node = node.get(part, {})
-            node.pop(parts[-1], None) if isinstance(node, dict) else None
-    return data
 
 
 def _paper_value(paper: dict, branch: str, metric: str):
@@ -202,12 +183,13 @@ def build_document(ctx: StepContext, branches: dict, metrics: dict, resolved_tom
 
 def _summary(spec, branches: dict, metrics: dict) -> list:
     exp = spec.experiment
-    text = exp.description or exp.name
     preset = f"preset '{spec.preset}'" if spec.preset else "the paper's full scale (no preset)"
-    lines = [Paragraph(text),
-             Paragraph(f"Simulation: {spec.simulation_kind}; task: {exp.task}; {preset}; "
-                       f"{len(branches)} branch(es): {', '.join(branches)}; model: {spec.model.architecture}.")]
-    return lines
+    rows = tuple((name, b["spec"].simulation_kind, b["spec"].experiment.task, b["spec"].model.architecture,
+                  b["results"]["n_test"]) for name, b in branches.items())
+    return [Paragraph(exp.description or exp.name),
+            Paragraph(f"Run with {preset}; {len(branches)} branch(es)."),
+            Table(("branch", "simulation", "task", "architecture", "test examples"), rows,
+                  "What each branch of the grid simulates, learns and is tested on.")]
 
 
 def _classification_blocks(branches: dict, paper: dict) -> list:
