@@ -58,6 +58,8 @@ FIG4_SCENARIO = "C"
 #: Survey of Fig 7, as in the paper.
 FIG7_SCENARIO = "D"
 CHANCE_LOSS = math.log(2.0)
+#: Colour scales of Fig 7 end at this percentile of each panel, so a few bright pixels do not hide the rest.
+DISPLAY_PERCENTILE = 99.5
 
 
 def report_sections(branches: dict, device: str) -> list[Section]:
@@ -359,7 +361,7 @@ def _attribution_blocks(branches: dict, device: str) -> list:
         Figure.from_matplotlib("astro-attribution", figure, (
             f"Fig 7: one positive scenario-{FIG7_SCENARIO} test map. Left: noise-free |u| of its population on the "
             "data grid [muas/yr]; middle: the noisy input |u| [muas/yr]; right: smoothed positive integrated "
-            "gradients, normalised to 1, with the top-1% pixels outlined. Circles: the ten most-signalling "
+            "gradients, normalised to 1, with the top-1% pixels outlined; colours saturate at each panel's 99.5th percentile. Circles: the ten most-signalling "
             f"subhalos ({ENRICHMENT_RADIUS_DEG:g} deg radius). Cartesian projection, l from 180 deg (left) to "
             "-180 deg (right), b from -90 to 90 deg.")),
     ]
@@ -399,7 +401,8 @@ def _fig7_figure(signal, data, attribution, pixels, l_deg, b_deg) -> MplFigure:
     threshold = np.sort(attribution.ravel())[-max(1, int(round(TOP_FRACTION * attribution.size)))]
     wrapped_l = (np.asarray(l_deg) + 180.0) % 360.0 - 180.0
     for axes_, (image, title, cmap) in zip(axes, panels):
-        shown = axes_.imshow(image, origin="lower", extent=extent, aspect="auto", cmap=cmap, interpolation="nearest")
+        shown = axes_.imshow(image, origin="lower", extent=extent, aspect="auto", cmap=cmap, interpolation="nearest",
+                             vmax=float(np.percentile(image, DISPLAY_PERCENTILE)))
         figure.colorbar(shown, ax=axes_, fraction=0.04, pad=0.01)
         axes_.scatter(wrapped_l, b_deg, s=60, facecolors="none", edgecolors="cyan", linewidths=1.0)
         axes_.set_title(title, fontsize=9)
