@@ -52,12 +52,19 @@ def run(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     force: List[str] = typer.Option([], "--force", help="Recompute a step (id or kind, or 'all'; repeatable)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1,
+                                          help="CPU threads for torch [torch's default]; 1 is often faster on "
+                                               "a machine shared with other jobs."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks of errors."),
 ):
     """Run an experiment spec and write its report."""
     _DEBUG["on"] = _DEBUG["on"] or debug
     if device not in ("auto", "cpu", "cuda"):
         _fail(_usage(f"--device must be auto, cpu or cuda, got {device!r}"))
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     from lensbench.runner import run_spec
 
     result = _guard(run_spec, spec, preset=preset, overrides=set_, out=out, cache=cache, device=device,
