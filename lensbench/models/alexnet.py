@@ -24,9 +24,12 @@ class AlexNet(nn.Module):
         Size of the final linear layer.
     dropout : float
         Dropout probability before each of the first two classifier layers (0.5 in torchvision).
+    hidden : int
+        Width of the two hidden classifier layers (4096 in torchvision and the papers; smaller
+        only to keep test presets light).
     """
 
-    def __init__(self, *, in_channels: int, num_outputs: int, dropout: float = 0.5):
+    def __init__(self, *, in_channels: int, num_outputs: int, dropout: float = 0.5, hidden: int = 4096):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
@@ -41,9 +44,9 @@ class AlexNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.embedding_dim = 256 * 6 * 6
         self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(self.embedding_dim, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, num_outputs),
+            nn.Dropout(p=dropout), nn.Linear(self.embedding_dim, hidden), nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout), nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_outputs),
         )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +67,8 @@ def _feature_side(side: int) -> int:
     return side
 
 
-def alexnet(*, in_channels: int, num_outputs: int, input_size: tuple[int, int], dropout: float = 0.5) -> AlexNet:
+def alexnet(*, in_channels: int, num_outputs: int, input_size: tuple[int, int], dropout: float = 0.5,
+            hidden: int = 4096) -> AlexNet:
     """AlexNet; 61,100,840 parameters at 3 channels and 1000 outputs.
 
     ``input_size`` (pixels) must be at least 63x63 (the 11x11 stride-4 stem and three
@@ -75,4 +79,6 @@ def alexnet(*, in_channels: int, num_outputs: int, input_size: tuple[int, int], 
                          "63 pixels per side")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    return AlexNet(in_channels=in_channels, num_outputs=num_outputs, dropout=dropout)
+    if hidden < 1:
+        raise ValueError(f"hidden must be >= 1, got {hidden}")
+    return AlexNet(in_channels=in_channels, num_outputs=num_outputs, dropout=dropout, hidden=hidden)
