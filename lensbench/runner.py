@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -22,7 +23,8 @@ from lensbench.steps import STEP_KINDS, StepContext
 
 @dataclass
 class StepRecord:
-    """How one step went: ``cached`` (reused), ``ran`` or ``failed``, its wall time and folder."""
+    """How one step went: ``cached`` (reused) or ``ran``, its wall time in this run, the time it
+    took when it was computed (the same for a step that ran), its folder and log."""
 
     id: str
     kind: str
@@ -31,6 +33,7 @@ class StepRecord:
     wall_time_s: float
     folder: Path | None
     log: Path | None
+    compute_time_s: float = 0.0
 
 
 @dataclass
@@ -91,8 +94,9 @@ def run_plan(plan: Plan, *, cache: Cache, out_dir: Path, device: str = "cpu", fo
             cache.remove(step.kind, step.key)
         if cached and cache.has(step.kind, step.key):
             folders[step.id] = cache.path(step.kind, step.key)
+            made = json.loads((folders[step.id] / "meta.json").read_text()).get("wall_time_s", 0.0)
             result.records.append(StepRecord(step.id, step.kind, step.key, "cached", 0.0, folders[step.id],
-                                             folders[step.id] / "step.log"))
+                                             folders[step.id] / "step.log", made))
             echo(f"  {step.id:<40} cached")
             continue
         work = cache.begin(step.kind, step.key) if cached else out_dir
@@ -120,7 +124,7 @@ def run_plan(plan: Plan, *, cache: Cache, out_dir: Path, device: str = "cpu", fo
         folder = cache.commit(step.kind, step.key, {"step": step.id, "kind": step.kind, "key": step.key,
                                                     "summary": summary, "wall_time_s": wall}) if cached else work
         folders[step.id] = folder
-        result.records.append(StepRecord(step.id, step.kind, step.key, "ran", wall, folder, folder / "step.log"))
+        result.records.append(StepRecord(step.id, step.kind, step.key, "ran", wall, folder, folder / "step.log", wall))
         echo(f"  {step.id:<40} done in {wall:.1f} s")
     result.wall_time_s = time.perf_counter() - started
     return result

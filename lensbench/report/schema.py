@@ -42,8 +42,10 @@ that is not defined, such as the AUC of a test set with one class, is ``null``):
         "packages": {"<name>": "<version>"},
         "device": str,                    # e.g. "cpu", "cuda:0 (NVIDIA H100)"
         "python": str,                    # e.g. "3.11.2"
-        "wall_time_s": {"<step id>": float},   # seconds per step, >= 0
-        "total_wall_time_s": float             # seconds, >= 0
+        "wall_time_s": {"<step id>": float},   # seconds per step in this run, >= 0
+        "total_wall_time_s": float,            # seconds, >= 0
+        "compute_time_s": {"<step id>": float} # optional: seconds each step took when it was
+                                               # computed (also for steps this run took from the cache)
       }
     }
 
@@ -51,7 +53,7 @@ that is not defined, such as the AUC of a test set with one class, is ``null``):
 ``mean_predicted``; here they are ``observed`` and ``predicted``.
 
 Keys other than these are errors, except the names inside ``branches``, ``metrics``,
-``curves``, ``paper``, ``packages`` and ``wall_time_s``. :func:`validate_metrics` checks an object
+``curves``, ``paper``, ``packages``, ``wall_time_s`` and ``compute_time_s``. :func:`validate_metrics` checks an object
 against this schema and reports every problem at once.
 """
 
@@ -318,7 +320,7 @@ def _check_paper(paper, problems) -> None:
 
 
 def _check_provenance(provenance, problems) -> None:
-    if not _check_keys(provenance, "provenance", PROVENANCE_KEYS, (), problems):
+    if not _check_keys(provenance, "provenance", PROVENANCE_KEYS, ("compute_time_s",), problems):
         return
     if "git_commit" in provenance:
         _check_string(provenance["git_commit"], "provenance.git_commit", problems, allow_null=True)
@@ -330,12 +332,13 @@ def _check_provenance(provenance, problems) -> None:
         isinstance(name, str) and isinstance(version, str) for name, version in packages.items()
     ):
         problems.append("provenance.packages: expected an object of name -> version strings")
-    wall_times = provenance.get("wall_time_s", {})
-    if not isinstance(wall_times, dict):
-        problems.append(f"provenance.wall_time_s: expected an object, got {_type_name(wall_times)}")
-    else:
-        for step, seconds in wall_times.items():
-            _check_number(seconds, f"provenance.wall_time_s[{step!r}]", problems, minimum=0)
+    for key in ("wall_time_s", "compute_time_s"):
+        times = provenance.get(key, {})
+        if not isinstance(times, dict):
+            problems.append(f"provenance.{key}: expected an object, got {_type_name(times)}")
+            continue
+        for step, seconds in times.items():
+            _check_number(seconds, f"provenance.{key}[{step!r}]", problems, minimum=0)
     if "total_wall_time_s" in provenance:
         _check_number(provenance["total_wall_time_s"], "provenance.total_wall_time_s", problems,
                       minimum=0)
