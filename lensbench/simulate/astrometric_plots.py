@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from lensbench.simulate.astrometric import mollweide
 
@@ -26,7 +27,11 @@ def _panel(figure: Figure, axes, healpix_map: np.ndarray, title: str, unit: str,
     shown = axes.imshow(image, origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
     axes.set_title(title, fontsize=9)
     axes.set_axis_off()
-    figure.colorbar(shown, ax=axes, orientation="horizontal", fraction=0.05, pad=0.02, label=unit)
+    bar = figure.colorbar(shown, ax=axes, orientation="horizontal", fraction=0.05, pad=0.02, label=unit)
+    bar.ax.xaxis.set_major_locator(MaxNLocator(nbins=3, symmetric=True))  # tick labels must not overlap
+    bar.formatter = ScalarFormatter(useMathText=True)
+    bar.formatter.set_powerlimits((-2, 3))
+    bar.update_ticks()
 
 
 def signal_figure(maps: dict[str, np.ndarray], width: int = 600) -> Figure:
