@@ -17,9 +17,11 @@ Two stages, because the signal does not depend on the survey (Vattis+21 sections
    Cartesian images (channels v_l, v_b) for the CNNs.
 
 The map engine tiles the fine grid into NESTED blocks (``block_nside``), keeps the (subhalo,
-block) pairs whose block can reach within the truncation angle, and evaluates all their pixels
-at once in float64 chunks, optionally as one compiled torch kernel; no loop over pixels or
-subhalos runs in Python. Units: deflection muas, velocity muas/yr, acceleration muas/yr^2, the
+block) pairs whose block can reach within the truncation angle (sorted by block), and evaluates
+all their pixels at once in float64 chunks, optionally as one compiled torch loop that also adds
+the values into the map; pairs whose pixels all lie at b >= 1.05 r_s use the x > 1 branch of the
+NFW cylinder mass alone, the few others the full expression. No loop over pixels or subhalos
+runs in Python. Units: deflection muas, velocity muas/yr, acceleration muas/yr^2, the
 vector components along increasing Galactic longitude l and latitude b.
 """
 
@@ -40,6 +42,7 @@ from lensbench.physics.astrometry import (
     deflection,
     induced_acceleration,
     induced_velocity,
+    ProjectedMass,
     nfw_projected_mass,
     tangent_geometry,
 )
@@ -75,7 +78,7 @@ class AstrometricConfig:
     """Columns of the Cartesian projection fed to the CNNs [pixels]."""
     block_nside: int = 16
     """Tiling of the signal grid used by the map engine (speed only; must divide nside)."""
-    chunk_pairs: int = 1 << 17
+    chunk_pairs: int = 1 << 19
     """Subhalo-pixel pairs evaluated per chunk (speed and memory only)."""
     compile: bool = True
     """Run the per-chunk kernel through torch.compile: ~5x faster maps after 10-40 s of compilation
@@ -207,6 +210,56 @@ def pair_field(
     """
     b_vec, v_perp = tangent_geometry(lens_position, lens_velocity, source_direction)
     projected = nfw_projected_mass(torch.sqrt(sum(c * c for c in b_vec)), rho_s, r_s)
+    return _field_from_geometry(field_name, b_vec, v_perp, projected)
+
+
+#: Smallest x = b / r_s evaluated by the far-field kernel; rows reaching closer use :func:`pair_field`.
+FAR_MIN_X = 1.05
+
+#: The exact pass (few pairs) runs in chunks this many times smaller than the far-field pass.
+_EXACT_ROWS_DIVISOR = 16
+
+
+def _nfw_projected_mass_far(b: torch.Tensor, rho_s: torch.Tensor, r_s: torch.Tensor) -> ProjectedMass:
+    """NFW cylinder mass and its b-derivatives for x = b / r_s > 1 only (Vattis+21 eq 2 integrated).
+
+    The x > 1 branch of :func:`lensbench.physics.astrometry.nfw_projected_mass`, without the
+    x < 1 logarithm and the Taylor series at x = 1 (both evaluated there for every element):
+    with s = sqrt(x^2 - 1) and C = atan(s)/s,
+    M = M0 [ln(x/2) + C], dM/db = (M0/r_s) x (1 - C)/s^2, d^2M/db^2 = (M0/r_s^2) [C (1 + 2x^2) - (2 + x^2)]/s^4,
+    M0 = 4 pi rho_s r_s^3. Callers keep x >= :data:`FAR_MIN_X`, where the cancellations in (1 - C) and in the
+    curvature bracket cost at most ~2 digits (agreement with the full form: 1e-12).
+
+    Parameters
+    ----------
+    b : torch.Tensor
+        Impact parameter [kpc].
+    rho_s, r_s : torch.Tensor
+        NFW parameters [Msun/kpc^3], [kpc].
+
+    Returns
+    -------
+    ProjectedMass
+        M [Msun], dM/db [Msun/kpc], d^2M/db^2 [Msun/kpc^2].
+    """
+    inverse_r_s = 1 / r_s
+    x = b * inverse_r_s
+    x_squared = x * x
+    inverse_s = torch.rsqrt(x_squared - 1)
+    inverse_s_squared = inverse_s * inverse_s
+    c_of_x = torch.atan((x_squared - 1) * inverse_s) * inverse_s
+    m0 = 4 * math.pi * rho_s * r_s**3
+    slope_scale = m0 * inverse_r_s
+    curvature_factor = (c_of_x * (1 + 2 * x_squared) - (2 + x_squared)) * inverse_s_squared**2
+    return ProjectedMass(
+        m0 * (torch.log(0.5 * x) + c_of_x),
+        slope_scale * x * (1 - c_of_x) * inverse_s_squared,
+        slope_scale * inverse_r_s * curvature_factor,
+    )
+
+
+def _field_from_geometry(field_name: str, b_vec: Vector, v_perp: Vector, projected: ProjectedMass) -> tuple[torch.Tensor, ...]:
+    """Deflection (eq 1), velocity (eq 3) or acceleration (eq 6) in muas, muas/yr, muas/yr^2."""
     if field_name == "deflection":
         raw = deflection(b_vec, projected)
     elif field_name == "velocity":
@@ -216,7 +269,14 @@ def pair_field(
     return tuple(component * FIELD_UNITS[field_name] for component in raw)
 
 
-def _chunk_kernel(
+def _truncate(values: tuple[torch.Tensor, ...], inside: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Values zeroed outside the truncation disc, and each row's summed |value|^2."""
+    zero = torch.zeros((), dtype=values[0].dtype)
+    values = tuple(torch.where(inside, component, zero) for component in values)
+    return values, sum(component * component for component in values).sum(-1)
+
+
+def _exact_kernel(
     field_name: str,
     grid_pixels: Vector,
     block_rows: torch.Tensor,
@@ -230,33 +290,134 @@ def _chunk_kernel(
 
     ``grid_pixels`` components are (n_blocks, P) and row r uses block ``block_rows[r]``; the lens
     components and NFW parameters are (rows, 1); ``min_cosine`` (rows, 1) is cos(truncation)
-    for real rows and 2 (never reached) for padding rows.
+    for real rows and 2 (never reached) for padding rows. Valid at any x = b / r_s.
     """
     pixels = tuple(component[block_rows] for component in grid_pixels)
     distance = torch.sqrt(sum(c * c for c in lens_position))
     inside = sum(n * r for n, r in zip(pixels, lens_position)) >= min_cosine * distance
-    values = pair_field(field_name, pixels, lens_position, lens_velocity, rho_s, r_s)
-    zero = torch.zeros((), dtype=values[0].dtype)
-    values = tuple(torch.where(inside, component, zero) for component in values)
-    return values, sum(component * component for component in values).sum(-1)
+    return _truncate(pair_field(field_name, pixels, lens_position, lens_velocity, rho_s, r_s), inside)
+
+
+def _far_kernel(
+    field_name: str,
+    grid_pixels: Vector,
+    block_rows: torch.Tensor,
+    lens_position: Vector,
+    lens_velocity: Vector,
+    rho_s: torch.Tensor,
+    r_s: torch.Tensor,
+    min_cosine: torch.Tensor,
+) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """As :func:`_exact_kernel` with :func:`_nfw_projected_mass_far`: only for rows whose pixels
+    inside the truncation all have x = b / r_s >= FAR_MIN_X (see :func:`_far_rows`)."""
+    pixels = tuple(component[block_rows] for component in grid_pixels)
+    distance = torch.sqrt(sum(c * c for c in lens_position))
+    inside = sum(n * r for n, r in zip(pixels, lens_position)) >= min_cosine * distance
+    b_vec, v_perp = tangent_geometry(lens_position, lens_velocity, pixels)
+    projected = _nfw_projected_mass_far(torch.sqrt(sum(c * c for c in b_vec)), rho_s, r_s)
+    return _truncate(_field_from_geometry(field_name, b_vec, v_perp, projected), inside)
+
+
+def _add_chunk(
+    kernel,
+    totals: list[torch.Tensor],
+    power: torch.Tensor,
+    field_name: str,
+    grid_pixels: Vector,
+    lens_table: torch.Tensor,
+    lens_rows: torch.Tensor,
+    block_rows: torch.Tensor,
+) -> None:
+    """Evaluate ``kernel`` on the pairs (lens_rows[i], block_rows[i]) and add, in place, its values
+    into the block totals and its row powers into the subhalo powers (rows of :func:`_lens_table`)."""
+    lens = lens_table[lens_rows]
+    values, row_power = kernel(
+        field_name,
+        grid_pixels,
+        block_rows,
+        tuple(lens[:, axis, None] for axis in range(3)),
+        tuple(lens[:, axis, None] for axis in range(3, 6)),
+        *(lens[:, column, None] for column in range(6, 9)),
+    )
+    for total, component in zip(totals, values):
+        total.index_add_(0, block_rows, component)
+    power.index_add_(0, lens_rows, row_power)
 
 
 @functools.lru_cache(maxsize=2)
-def _compiled_kernel():
-    """The chunk kernel compiled once per process (shapes are kept fixed by padding)."""
-    return torch.compile(_chunk_kernel, dynamic=False)
+def _compiled_add_chunk(kernel):
+    """:func:`_add_chunk` for ``kernel`` as one compiled loop, kernel and scatter fused, per process.
+
+    Shapes are kept fixed by padding. The loop runs on one thread so that the additions into the
+    map happen in a fixed order: same inputs, same bytes.
+    """
+    return torch.compile(functools.partial(_add_chunk, kernel), dynamic=False, options={"cpp.threads": 1})
+
+
+#: Upper bound on the rounding error of a float32 cosine of two unit vectors (a few ulp of 1).
+_FLOAT32_COSINE_MARGIN = 1e-6
+
+#: Angle added to the far-field test of :func:`_far_rows` for the rounding of arccos [rad].
+_ANGLE_MARGIN = 1e-9
 
 
 def _candidate_pairs(grid: _Grid, direction: torch.Tensor, truncation: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(subhalo, block) pairs whose block centre lies within truncation + block radius of the subhalo."""
-    cosines = direction @ grid.block_centres.T
-    reach = torch.cos(torch.clamp(truncation + grid.block_radius, max=math.pi))
-    lens_index, block_index = torch.nonzero(cosines >= reach, as_tuple=True)
+    """(subhalo, block) pairs whose block centre lies within truncation + block radius of the subhalo.
+
+    The cosines are float32 with a margin, so the pairs are a superset of the exact test's; the
+    kernels apply the exact float64 truncation to every pixel. Pairs come sorted by block, so
+    consecutive rows of a chunk add into neighbouring memory of the map.
+    """
+    cosines = grid.block_centres.float() @ direction.float().T
+    reach = torch.cos(torch.clamp(truncation + grid.block_radius, max=math.pi)).float() - _FLOAT32_COSINE_MARGIN
+    block_index, lens_index = torch.nonzero(cosines >= reach[:, None], as_tuple=True)
     return lens_index, block_index
+
+
+def _lens_table(population: dict[str, np.ndarray], truncation: float) -> torch.Tensor:
+    """Kernel inputs of every subhalo, one row each, and a last padding row that sees no pixel.
+
+    Columns: position x, y, z [kpc], velocity x, y, z [km/s], rho_s [Msun/kpc^3], r_s [kpc],
+    cos(truncation) (2 in the padding row, never reached).
+    """
+    columns = [
+        np.asarray(population["position"], dtype=np.float64),
+        np.asarray(population["velocity"], dtype=np.float64),
+        np.asarray(population["rho_s"], dtype=np.float64)[:, None],
+        np.asarray(population["r_s"], dtype=np.float64)[:, None],
+        np.full((len(population["r_s"]), 1), math.cos(truncation)),
+    ]
+    padding = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0]])
+    return torch.from_numpy(np.concatenate([np.concatenate(columns, axis=1), padding]))
+
+
+def _far_rows(grid: _Grid, lens_table: torch.Tensor, lens_index: torch.Tensor, block_index: torch.Tensor) -> torch.Tensor:
+    """Whether every pixel of each (subhalo, block) pair has x = b / r_s >= FAR_MIN_X or lies beyond 90 deg.
+
+    A pixel at angle theta <= 90 deg from a lens at distance D has b = D sin(theta), and theta >=
+    (angle to the block centre) - (block radius); so theta >= arcsin(FAR_MIN_X r_s / D) for that
+    lower bound guarantees b >= FAR_MIN_X r_s. The truncation (< 90 deg) removes the other pixels.
+    """
+    position = lens_table[:, :3]
+    distance = position.norm(dim=1)
+    direction = position / distance[:, None]
+    cosine = (direction[lens_index] * grid.block_centres[block_index]).sum(-1).clamp(-1.0, 1.0)
+    nearest = torch.arccos(cosine) - grid.block_radius[block_index] - _ANGLE_MARGIN
+    ratio = FAR_MIN_X * lens_table[lens_index, 7] / distance[lens_index]
+    return (ratio < 1) & (nearest >= torch.asin(ratio.clamp(max=1.0)))
+
+
+def _padded(rows: torch.Tensor, length: int, fill: int) -> torch.Tensor:
+    """``rows`` followed by ``fill`` up to ``length`` entries."""
+    return torch.cat([rows, rows.new_full((length - len(rows),), fill)])
 
 
 def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Field of one population at every pixel centre of the nside grid, as 3-D vectors, NESTED order.
+
+    Candidate (subhalo, block) pairs whose pixels all lie at x = b / r_s >= :data:`FAR_MIN_X`
+    (about 98 % of them) are evaluated with the far-field mass (one log and one atan per pixel),
+    the others with :func:`pair_field`, exact at any x.
 
     Parameters
     ----------
@@ -274,40 +435,28 @@ def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndar
         (n_subhalos,) sum over pixels of |field|^2 of each subhalo alone (its signal strength).
     """
     grid = _grid(config.nside, config.block_nside)
-    position = torch.from_numpy(np.ascontiguousarray(population["position"], dtype=np.float64))
-    velocity = torch.from_numpy(np.ascontiguousarray(population["velocity"], dtype=np.float64))
-    rho_s = torch.from_numpy(np.asarray(population["rho_s"], dtype=np.float64))
-    r_s = torch.from_numpy(np.asarray(population["r_s"], dtype=np.float64))
     truncation = math.radians(config.truncation_deg)
-    direction = position / position.norm(dim=1, keepdim=True)
-    lens_index, block_index = _candidate_pairs(grid, direction, truncation)
+    lens_table = _lens_table(population, truncation)
+    n_lenses = len(lens_table) - 1
+    position = lens_table[:n_lenses, :3]
+    lens_index, block_index = _candidate_pairs(grid, position / position.norm(dim=1, keepdim=True), truncation)
+    far = _far_rows(grid, lens_table, lens_index, block_index)
     n_blocks, per_block = grid.pixel_vectors[0].shape
     totals = [torch.zeros(n_blocks, per_block, dtype=torch.float64) for _ in range(3)]
-    power = torch.zeros(len(position), dtype=torch.float64)
-    kernel = _compiled_kernel() if config.compile else _chunk_kernel
+    power = torch.zeros(n_lenses + 1, dtype=torch.float64)
     rows = max(1, config.chunk_pairs // per_block)
-    for start in range(0, len(lens_index), rows):
-        lens = lens_index[start : start + rows]
-        block = block_index[start : start + rows]
-        padding = rows - len(lens) if config.compile else 0
-        min_cosine = torch.full((len(lens) + padding, 1), math.cos(truncation), dtype=torch.float64)
-        min_cosine[len(lens) :] = 2.0
-        lens_rows = torch.cat([lens, lens.new_zeros(padding)])
-        block_rows = torch.cat([block, block.new_zeros(padding)])
-        values, row_power = kernel(
-            config.field,
-            grid.pixel_vectors,
-            block_rows,
-            tuple(position[lens_rows, axis, None] for axis in range(3)),
-            tuple(velocity[lens_rows, axis, None] for axis in range(3)),
-            rho_s[lens_rows, None],
-            r_s[lens_rows, None],
-            min_cosine,
-        )
-        for total, component in zip(totals, values):
-            total.index_add_(0, block, component[: len(lens)])
-        power.index_add_(0, lens, row_power[: len(lens)])
-    return torch.stack(totals, dim=-1).reshape(-1, 3).numpy(), power.numpy()
+    passes = (
+        (_far_kernel, lens_index[far], block_index[far], rows),
+        (_exact_kernel, lens_index[~far], block_index[~far], max(1, rows // _EXACT_ROWS_DIVISOR)),
+    )
+    for kernel, lens_pass, block_pass, pass_rows in passes:
+        add_chunk = _compiled_add_chunk(kernel) if config.compile else functools.partial(_add_chunk, kernel)
+        for start in range(0, len(lens_pass), pass_rows):
+            lens, block = lens_pass[start : start + pass_rows], block_pass[start : start + pass_rows]
+            chunk_rows = pass_rows if config.compile else len(lens)
+            lens_rows, block_rows = _padded(lens, chunk_rows, n_lenses), _padded(block, chunk_rows, 0)
+            add_chunk(totals, power, config.field, grid.pixel_vectors, lens_table, lens_rows, block_rows)
+    return torch.stack(totals, dim=-1).reshape(-1, 3).numpy(), power[:n_lenses].numpy()
 
 
 def project_to_basis(vectors: np.ndarray, nside: int, nest: bool) -> np.ndarray:
@@ -323,8 +472,24 @@ def project_to_basis(vectors: np.ndarray, nside: int, nest: bool) -> np.ndarray:
     np.ndarray
         (..., 2, npix): the components along increasing l and increasing b.
     """
-    _, e_l, e_b = sky_basis(nside, nest=nest)
+    e_l, e_b = _tangent_basis(nside, nest)
     return np.stack([(vectors * e_l).sum(-1), (vectors * e_b).sum(-1)], axis=-2)
+
+
+@functools.lru_cache(maxsize=8)
+def _tangent_basis(nside: int, nest: bool) -> tuple[np.ndarray, np.ndarray]:
+    """e_l and e_b of :func:`sky_basis`, computed once per grid (read-only)."""
+    _, e_l, e_b = sky_basis(nside, nest=nest)
+    e_l.flags.writeable = e_b.flags.writeable = False
+    return e_l, e_b
+
+
+@functools.lru_cache(maxsize=8)
+def _ring_to_nest(nside: int) -> np.ndarray:
+    """NESTED index of every RING pixel, computed once per grid (read-only)."""
+    index = hp.ring2nest(nside, np.arange(hp.nside2npix(nside)))
+    index.flags.writeable = False
+    return index
 
 
 def signal_map(config: AstrometricConfig, population: dict[str, np.ndarray]) -> np.ndarray:
@@ -333,7 +498,7 @@ def signal_map(config: AstrometricConfig, population: dict[str, np.ndarray]) -> 
     Units: muas, muas/yr or muas/yr^2 for ``config.field`` deflection, velocity, acceleration.
     """
     nested, _ = signal_field_nested(config, population)
-    ring = nested[hp.ring2nest(config.nside, np.arange(hp.nside2npix(config.nside)))]
+    ring = nested[_ring_to_nest(config.nside)]
     return project_to_basis(ring, config.nside, nest=False)
 
 
@@ -347,8 +512,7 @@ def degrade_nested(config: AstrometricConfig, nested_field: np.ndarray) -> np.nd
     """
     per_pixel = (config.nside // config.data_nside) ** 2
     mean_nested = nested_field.reshape(-1, per_pixel, 3).mean(axis=1)
-    npix = hp.nside2npix(config.data_nside)
-    mean_ring = mean_nested[hp.ring2nest(config.data_nside, np.arange(npix))]
+    mean_ring = mean_nested[_ring_to_nest(config.data_nside)]
     return project_to_basis(mean_ring, config.data_nside, nest=False)
 
 
