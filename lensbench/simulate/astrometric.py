@@ -81,8 +81,9 @@ class AstrometricConfig:
     chunk_pairs: int = 1 << 19
     """Subhalo-pixel pairs evaluated per chunk (speed and memory only)."""
     compile: bool = True
-    """Run the per-chunk kernel through torch.compile: ~5x faster maps after 10-40 s of compilation
-    once per process (worth it beyond ~10 maps; needs a C++ compiler). False runs it eagerly."""
+    """Run the per-chunk kernels (and their scatter into the map) through torch.compile: ~10x faster
+    maps after 8-40 s of compilation once per process (worth it beyond ~10 maps; needs a C++
+    compiler). False runs them eagerly."""
     n_top: int = 10
     """Number of most-signalling subhalos whose positions are recorded per map."""
 
