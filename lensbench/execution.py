@@ -11,6 +11,7 @@ from its own generator, so the data are the same bytes whichever backend runs th
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from typing import Callable, Iterable
 
 from lensbench.errors import UsageError
@@ -24,8 +25,22 @@ def _single_threaded(fn: Callable, *args):
     return fn(*args)
 
 
+@contextmanager
+def torch_threads(n: int | None):
+    """Run the body with ``n`` torch CPU threads (unchanged when None), then restore the count."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_tasks(fn: Callable, tasks: Iterable[tuple], *, backend: str = "local", workers: int = 1, address: str = "",
-              on_done: Callable | None = None) -> None:
+              on_done: Callable | None = None, threads: int | None = None) -> None:
     """Call ``fn(*task)`` for every task; ``on_done(result)`` after each, in completion order.
 
     Parameters
@@ -40,12 +55,15 @@ def run_tasks(fn: Callable, tasks: Iterable[tuple], *, backend: str = "local", w
         Processes (local) or LocalCluster workers (dask without ``address``).
     address : str
         Scheduler address of an existing dask cluster.
+    threads : int, optional
+        Torch threads of the in-process run (workers always use one each).
     """
     tasks = list(tasks)
     done = on_done or (lambda _: None)
     if backend == "local" and workers == 1:
-        for task in tasks:
-            done(fn(*task))
+        with torch_threads(threads):
+            for task in tasks:
+                done(fn(*task))
         return
     if backend == "local":
         with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -66,8 +66,10 @@ class SignalStep:
 
         execution = ctx.extra["execution"]
         tasks = [(p, shard, count, ctx.work) for shard, count in enumerate(counts) if not shard_done(ctx.work, shard)]
+        # one thread: the signal engine's compiled kernel ran 6x slower with two threads than with one,
+        # even on an idle 2-core machine; use [execution] workers to occupy more cores
         run_tasks(signal_shard, tasks, backend=execution.backend, workers=execution.workers,
-                  address=execution.address, on_done=done)
+                  address=execution.address, on_done=done, threads=1)
         bar.close()
         return {"n": sum(counts), "shards": n_shards}
 
