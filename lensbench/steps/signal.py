@@ -21,7 +21,7 @@ from lensbench.execution import run_tasks
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.simulate.store import shard_done
 from lensbench.steps import STEP_KINDS, StepContext
-from lensbench.steps.simulate import SPLIT_CODES, positive_count
+from lensbench.steps.simulate import SPLIT_CODES, SimulateStep, positive_count
 
 
 def signal_rng(seed: int, split: str, shard: int) -> np.random.Generator:
@@ -38,16 +38,9 @@ class SignalStep:
 
     @staticmethod
     def params(spec, split: str) -> dict:
-        data = spec.data
-        return {
-            "kind": spec.simulation_kind,
-            "simulation": spec.simulation,
-            "split": split,
-            "n": {"train": data.n_train, "val": data.n_val, "test": data.n_test}[split],
-            "classes": list(data.classes),
-            "shard_size": data.shard_size,
-            "seed": spec.experiment.seed,
-        }
+        """The simulate step's configuration less the survey (and labels): what the signal depends on."""
+        full = SimulateStep.params(spec, split)
+        return {key: full[key] for key in ("kind", "simulation", "split", "n", "classes", "shard_size", "seed")}
 
     @staticmethod
     def run(ctx: StepContext) -> dict:
