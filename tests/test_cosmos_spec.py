@@ -52,11 +52,16 @@ def _markdown(name: str) -> str:
 
 
 def _table_value(report: str, branch: str, metric: str) -> str:
-    """The 'paper' cell of ``metric`` for ``branch`` in the Markdown metrics table."""
-    cells = rf"^\| {re.escape(_markdown(branch))} \| {re.escape(metric)} \| [^|]* \| ([^|]*) \|$"
-    row = re.search(cells, report, flags=re.MULTILINE)
-    assert row, f"no row for {branch} / {metric}"
-    return row.group(1).strip()
+    """The paper's value of ``metric`` for ``branch`` in the Markdown metrics table (one row per
+    branch, the paper's values in columns named '<metric>, paper')."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| branch |") and ", paper |" in line)
+    columns = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    table = lines[start + 2:next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))]
+    row = next((line for line in table if line.startswith(f"| {_markdown(branch)} |")), None)
+    assert row, f"no row for {branch}"
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    return cells[columns.index(f"{metric}, paper")]
 
 
 def test_paper_preset_has_the_papers_tasks_and_sizes():

@@ -211,19 +211,23 @@ def _summary(spec, branches: dict, metrics: dict) -> list:
 def _classification_blocks(branches: dict, paper: dict) -> list:
     blocks = []
     names = [k for k in HEADLINE if any(k in b["results"]["metrics"] for b in branches.values())]
-    rows = []
-    for branch, b in branches.items():
-        m = b["results"]["metrics"]
-        binary = len(b["results"]["class_names"]) == 2
-        for key in names:
-            label = HEADLINE[key] if binary else HEADLINE[key].replace("(0.5)", "(most probable class)")
-            rows.append((branch, label, m.get(key), _paper_value(paper, branch, key)))
-    blocks.append(Table(("branch", "metric", "lensbench", "paper"), tuple(rows),
-                        f"Test-set metrics (n = {', '.join(str(b['results']['n_test']) for b in branches.values())}) "
-                        "beside the paper's published values (a dash where the paper gives none). "
-                        "For two classes, '(0.5)' thresholds the positive-class probability at 0.5 and "
-                        "'Youden' at the ROC point maximising TPR - FPR; macro AUC averages the one-vs-rest "
-                        "AUCs of several classes."))
+    binary = all(len(b["results"]["class_names"]) == 2 for b in branches.values())
+    labels = [HEADLINE[k] if binary else HEADLINE[k].replace("(0.5)", "(most probable class)") for k in names]
+    caption = ("Test-set metrics (n = " + ", ".join(str(b["results"]["n_test"]) for b in branches.values()) + ")"
+               " beside the paper's published values (a dash where the paper gives none). For two classes, "
+               "'(0.5)' thresholds the positive-class probability at 0.5 and 'Youden' at the ROC point "
+               "maximising TPR - FPR; macro AUC averages the one-vs-rest AUCs of several classes.")
+    if len(branches) == 1:  # one column of ours, one of the paper's
+        (branch, b), = branches.items()
+        rows = tuple((label, b["results"]["metrics"].get(k), _paper_value(paper, branch, k))
+                     for k, label in zip(names, labels))
+        blocks.append(Table(("metric", "lensbench", "paper"), rows, caption))
+    else:  # one row per branch; the paper's values in their own columns where it gives any
+        with_paper = [k for k in names if any(_paper_value(paper, name, k) is not None for name in branches)]
+        columns = ("branch", *labels, *[f"{HEADLINE[k]}, paper" for k in with_paper])
+        rows = tuple((name, *[b["results"]["metrics"].get(k) for k in names],
+                      *[_paper_value(paper, name, k) for k in with_paper]) for name, b in branches.items())
+        blocks.append(Table(columns, rows, caption))
     roc = {name: {**b["results"]["curves"]["roc"], "auc": b["results"]["metrics"].get("auc")}
            for name, b in branches.items() if "roc" in b["results"]["curves"]}
     if roc:
