@@ -28,6 +28,29 @@ ARCSEC = math.pi / 180 / 3600
 _GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(96)
 
 
+SANCHEZ_CONDE_PRADA_2014 = (37.5153, -1.5093, 1.636e-2, 3.66e-4, -2.89237e-5, 5.32e-7)
+"""Coefficients c_0..c_5 of the c200(M200) relation of Sanchez-Conde & Prada 2014, eq. 1."""
+
+
+def concentration_scp14(m200, h: float = 0.7, coefficients=SANCHEZ_CONDE_PRADA_2014) -> np.ndarray:
+    """Concentration c200 of a halo at z = 0 (Sanchez-Conde & Prada 2014, eq. 1; Vattis+21 eq 14).
+
+    c200 = sum_i c_i [ln(M200 / (h^-1 Msun))]^i; used for Milky-Way subhalos (Vattis+21) and for
+    strong-lens hosts and subhalos (Brehmer+19), redshift evolution neglected as there.
+
+    Parameters
+    ----------
+    m200 : array_like
+        Halo mass M200 [Msun].
+    h : float
+        H0 / (100 km/s/Mpc).
+    coefficients : sequence of float
+        c_0..c_n of the polynomial; the paper's by default.
+    """
+    log_mass = np.log(np.asarray(m200, dtype=np.float64) * h)
+    return np.polynomial.polynomial.polyval(log_mass, np.asarray(coefficients, dtype=np.float64))
+
+
 @dataclass(frozen=True)
 class FlatLambdaCDM:
     """A flat cosmology with matter and a cosmological constant.

@@ -22,10 +22,10 @@ import torch
 from scipy import special
 
 from lensbench.physics.astrometry import nfw_scale_parameters
+from lensbench.physics.cosmology import SANCHEZ_CONDE_PRADA_2014, concentration_scp14
 from lensbench.physics.units import critical_density
 
 #: Sanchez-Conde & Prada 2014 c200(M200) coefficients c_0..c_5, as printed in Vattis+21 eq 14.
-SANCHEZ_CONDE_PRADA_2014 = (37.5153, -1.5093, 1.636e-2, 3.66e-4, -2.89237e-5, 5.32e-7)
 
 
 @dataclass(frozen=True)
@@ -202,8 +202,7 @@ def concentration(m200: np.ndarray, config: MilkyWayPopulation) -> np.ndarray:
     m200 : np.ndarray
         Masses [Msun].
     """
-    log_mass = np.log(np.asarray(m200) * config.hubble_h)
-    return np.polynomial.polynomial.polyval(log_mass, np.asarray(config.concentration_coefficients))
+    return concentration_scp14(m200, config.hubble_h, config.concentration_coefficients)
 
 
 def sample_population(config: MilkyWayPopulation, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -44,6 +44,7 @@ import numpy as np
 from astropy import constants, units
 from astropy.cosmology import FlatLambdaCDM
 
+from lensbench.physics.cosmology import concentration_scp14
 from lensbench.simulate.priors import Prior
 from lensbench.simulate.scene import Subhalos
 
@@ -307,26 +308,6 @@ def host_m200_from_sigma_v(sigma_v) -> np.ndarray:
     """
     sigma_v = np.asarray(sigma_v, dtype=np.float64)
     return 1e12 * 10.0 ** (0.09 + 3.48 * np.log10(sigma_v / 100.0))
-
-
-_SCP14_COEFFICIENTS = (37.5153, -1.5093, 1.636e-2, 3.66e-4, -2.89237e-5, 5.32e-7)
-
-
-def concentration_scp14(m200, h: float = 0.7) -> np.ndarray:
-    """Concentration c200 of a field halo at z = 0, Sanchez-Conde & Prada 2014 eq. 1.
-
-    c200 = sum_i c_i [ln(M200 / (h^-1 Msun))]^i with their six coefficients; the relation Brehmer+19
-    use for host and subhalos (redshift evolution neglected, as there).
-
-    Parameters
-    ----------
-    m200 : array_like
-        Halo mass M200 (Msun).
-    h : float
-        H0 / (100 km/s/Mpc).
-    """
-    log_mass = np.log(np.asarray(m200, dtype=np.float64) * h)
-    return np.polynomial.polynomial.polyval(log_mass, _SCP14_COEFFICIENTS)
 
 
 def _nfw_mass_function(c) -> np.ndarray:
