@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import integrate, special, stats
 
-from lensbench.physics.astrometry import nfw_projected_mass
+from lensbench.physics.astrometry import nfw_projected_mass, nfw_projected_mass_far
 from lensbench.simulate.astrometric import (
     FAR_MIN_X,
     SCENARIOS,
@@ -28,7 +28,6 @@ from lensbench.simulate.astrometric import (
     _far_rows,
     _grid,
     _lens_table,
-    _nfw_projected_mass_far,
 )
 from lensbench.simulate.astrometric_plots import data_figure, signal_figure
 from lensbench.simulate.milky_way import (
@@ -252,7 +251,7 @@ def test_far_field_mass_matches_full_nfw_expression():
     """The x > 1 branch used by the engine equals the physics module's eq 2 closed form for x >= FAR_MIN_X."""
     x = torch.from_numpy(np.geomspace(FAR_MIN_X, 1e4, 2000))
     rho_s, r_s = torch.tensor(3e7), torch.tensor(0.7)
-    far = _nfw_projected_mass_far(x * r_s, rho_s, r_s)
+    far = nfw_projected_mass_far(x * r_s, rho_s, r_s)
     full = nfw_projected_mass(x * r_s, rho_s, r_s)
     for got, expected in zip(far, full):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-10)  # cancellation near x = 1 in both

@@ -44,6 +44,7 @@ from lensbench.physics.astrometry import (
     induced_velocity,
     ProjectedMass,
     nfw_projected_mass,
+    nfw_projected_mass_far,
     tangent_geometry,
 )
 from lensbench.simulate.milky_way import MilkyWayPopulation, sample_population
@@ -221,44 +222,6 @@ FAR_MIN_X = 1.05
 _EXACT_ROWS_DIVISOR = 16
 
 
-def _nfw_projected_mass_far(b: torch.Tensor, rho_s: torch.Tensor, r_s: torch.Tensor) -> ProjectedMass:
-    """NFW cylinder mass and its b-derivatives for x = b / r_s > 1 only (Vattis+21 eq 2 integrated).
-
-    The x > 1 branch of :func:`lensbench.physics.astrometry.nfw_projected_mass`, without the
-    x < 1 logarithm and the Taylor series at x = 1 (both evaluated there for every element):
-    with s = sqrt(x^2 - 1) and C = atan(s)/s,
-    M = M0 [ln(x/2) + C], dM/db = (M0/r_s) x (1 - C)/s^2, d^2M/db^2 = (M0/r_s^2) [C (1 + 2x^2) - (2 + x^2)]/s^4,
-    M0 = 4 pi rho_s r_s^3. Callers keep x >= :data:`FAR_MIN_X`, where the cancellations in (1 - C) and in the
-    curvature bracket cost at most ~2 digits (agreement with the full form: 1e-12).
-
-    Parameters
-    ----------
-    b : torch.Tensor
-        Impact parameter [kpc].
-    rho_s, r_s : torch.Tensor
-        NFW parameters [Msun/kpc^3], [kpc].
-
-    Returns
-    -------
-    ProjectedMass
-        M [Msun], dM/db [Msun/kpc], d^2M/db^2 [Msun/kpc^2].
-    """
-    inverse_r_s = 1 / r_s
-    x = b * inverse_r_s
-    x_squared = x * x
-    inverse_s = torch.rsqrt(x_squared - 1)
-    inverse_s_squared = inverse_s * inverse_s
-    c_of_x = torch.atan((x_squared - 1) * inverse_s) * inverse_s
-    m0 = 4 * math.pi * rho_s * r_s**3
-    slope_scale = m0 * inverse_r_s
-    curvature_factor = (c_of_x * (1 + 2 * x_squared) - (2 + x_squared)) * inverse_s_squared**2
-    return ProjectedMass(
-        m0 * (torch.log(0.5 * x) + c_of_x),
-        slope_scale * x * (1 - c_of_x) * inverse_s_squared,
-        slope_scale * inverse_r_s * curvature_factor,
-    )
-
-
 def _field_from_geometry(field_name: str, b_vec: Vector, v_perp: Vector, projected: ProjectedMass) -> tuple[torch.Tensor, ...]:
     """Deflection (eq 1), velocity (eq 3) or acceleration (eq 6) in muas, muas/yr, muas/yr^2."""
     if field_name == "deflection":
@@ -277,6 +240,14 @@ def _truncate(values: tuple[torch.Tensor, ...], inside: torch.Tensor) -> tuple[t
     return values, sum(component * component for component in values).sum(-1)
 
 
+def _block_pixels(grid_pixels: Vector, block_rows: torch.Tensor, lens_position: Vector,
+                  min_cosine: torch.Tensor) -> tuple[Vector, torch.Tensor]:
+    """The pixels of each row's block, and which of them lie inside the row's truncation disc."""
+    pixels = tuple(component[block_rows] for component in grid_pixels)
+    distance = torch.sqrt(sum(c * c for c in lens_position))
+    return pixels, sum(n * r for n, r in zip(pixels, lens_position)) >= min_cosine * distance
+
+
 def _exact_kernel(
     field_name: str,
     grid_pixels: Vector,
@@ -293,9 +264,7 @@ def _exact_kernel(
     components and NFW parameters are (rows, 1); ``min_cosine`` (rows, 1) is cos(truncation)
     for real rows and 2 (never reached) for padding rows. Valid at any x = b / r_s.
     """
-    pixels = tuple(component[block_rows] for component in grid_pixels)
-    distance = torch.sqrt(sum(c * c for c in lens_position))
-    inside = sum(n * r for n, r in zip(pixels, lens_position)) >= min_cosine * distance
+    pixels, inside = _block_pixels(grid_pixels, block_rows, lens_position, min_cosine)
     return _truncate(pair_field(field_name, pixels, lens_position, lens_velocity, rho_s, r_s), inside)
 
 
@@ -309,13 +278,11 @@ def _far_kernel(
     r_s: torch.Tensor,
     min_cosine: torch.Tensor,
 ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-    """As :func:`_exact_kernel` with :func:`_nfw_projected_mass_far`: only for rows whose pixels
+    """As :func:`_exact_kernel` with :func:`lensbench.physics.astrometry.nfw_projected_mass_far`: only for rows whose pixels
     inside the truncation all have x = b / r_s >= FAR_MIN_X (see :func:`_far_rows`)."""
-    pixels = tuple(component[block_rows] for component in grid_pixels)
-    distance = torch.sqrt(sum(c * c for c in lens_position))
-    inside = sum(n * r for n, r in zip(pixels, lens_position)) >= min_cosine * distance
+    pixels, inside = _block_pixels(grid_pixels, block_rows, lens_position, min_cosine)
     b_vec, v_perp = tangent_geometry(lens_position, lens_velocity, pixels)
-    projected = _nfw_projected_mass_far(torch.sqrt(sum(c * c for c in b_vec)), rho_s, r_s)
+    projected = nfw_projected_mass_far(torch.sqrt(sum(c * c for c in b_vec)), rho_s, r_s)
     return _truncate(_field_from_geometry(field_name, b_vec, v_perp, projected), inside)
 
 
