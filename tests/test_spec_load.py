@@ -104,3 +104,14 @@ def test_parse_override(text, expected):
 def test_parse_override_rejects_missing_equals():
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_override("training.epochs")
+
+
+def test_preset_replaces_a_prior_whole(tmp_path):
+    path = write(tmp_path, "s.toml", """
+[simulation.priors]
+x = { dist = "uniform", low = 0.0, high = 1.0 }
+[presets.quick.simulation.priors]
+x = { dist = "normal", mu = 0.0, sigma = 1.0 }
+""")
+    assert load_raw(path, preset="quick").data["simulation"]["priors"]["x"] == {"dist": "normal", "mu": 0.0,
+                                                                                "sigma": 1.0}

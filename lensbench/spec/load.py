@@ -119,13 +119,17 @@ def index_lines(text: str) -> dict[str, int]:
     return index
 
 
-def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
-    """Dotted keys of every leaf (non-table value) in ``data``."""
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    """Dotted keys of every leaf in ``data``, as overrides are applied (presets, grid variants).
+
+    A prior table (``{ dist = ... }``) and an empty table are leaves: an override replaces a
+    prior whole, so changing ``uniform`` to ``normal`` leaves no stale ``low``/``high`` behind.
+    """
     out = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(_flatten(value, dotted + "."))
+        if isinstance(value, dict) and value and "dist" not in value:
+            out.update(flatten(value, dotted + "."))
         else:
             out[dotted] = value
     return out
@@ -225,7 +229,7 @@ def load_raw(path, preset: str | None = None, overrides=()) -> RawSpec:
         if preset not in presets:
             known = ", ".join(sorted(presets)) or "none defined"
             raise SpecError([SpecIssue(display_path(path), None, "presets", f"unknown preset '{preset}'; one of: {known}")])
-        for dotted, value in _flatten(presets[preset]).items():
+        for dotted, value in flatten(presets[preset]).items():
             set_dotted(raw.data, dotted, copy.deepcopy(value))
             raw.origins[dotted] = raw.origin(f"presets.{preset}.{dotted}")
     for text in overrides:

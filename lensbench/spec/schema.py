@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from lensbench.errors import SpecError, SpecIssue
 from lensbench.spec.convert import MISSING, Converter
-from lensbench.spec.load import RawSpec, set_dotted
+from lensbench.spec.load import RawSpec, flatten, set_dotted
 
 
 def _architectures():
@@ -292,16 +292,6 @@ VARIANT = "variant"
 """The grid axis of named variants: ``[grid.variants.NAME]`` tables of dotted overrides."""
 
 
-def _flatten_table(table: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in table.items():
-        if isinstance(value, dict) and not ("dist" in value):
-            out.update(_flatten_table(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _grid(conv: Converter, data: dict) -> tuple[dict[str, tuple], dict[str, dict]]:
     """The grid axes (dotted key -> values) and the named variants (name -> dotted overrides).
 
@@ -320,7 +310,7 @@ def _grid(conv: Converter, data: dict) -> tuple[dict[str, tuple], dict[str, dict
             conv.error("grid.variants", "variants are tables of overrides: [grid.variants.NAME] key = value")
         else:
             for name, overrides in named.items():
-                flat = _flatten_table(overrides)
+                flat = flatten(overrides)
                 for key in flat:
                     if key.split(".")[0] not in TOP_LEVEL or key.split(".")[0] == "grid":
                         conv.error(f"grid.variants.{name}.{key}", "an override must name a key of a section")
