@@ -100,8 +100,7 @@ class ShardedDataset(Dataset):
         return self._images[index]
 
     def __getitem__(self, i: int):
-        shard = int(np.searchsorted(self._offsets, i, side="right") - 1)
-        image = torch.from_numpy(np.array(self._shard(shard)[i - self._offsets[shard]], dtype=np.float32))
+        image = torch.from_numpy(self._raw(i))
         if self.transform is not None:
             image = self.transform(image)
         label = self._labels[i]
@@ -113,6 +112,7 @@ class ShardedDataset(Dataset):
         return np.stack([self._raw(int(i)) for i in indices])
 
     def _raw(self, i: int) -> np.ndarray:
+        """Image ``i`` (C, H, W) as a float32 copy, read from its memory-mapped shard."""
         shard = int(np.searchsorted(self._offsets, i, side="right") - 1)
         return np.array(self._shard(shard)[i - self._offsets[shard]], dtype=np.float32)
 
