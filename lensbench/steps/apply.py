@@ -7,6 +7,7 @@ summary in the run's report and copies the whole application report beside it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lensbench.apply import apply_model
@@ -45,10 +46,7 @@ class ApplyStep:
     @staticmethod
     def run(ctx: StepContext) -> dict:
         app = ctx.params["application"]
-        info_path = ctx.inputs["model"] / "model.json"
-        import json
-
-        height, width = json.loads(info_path.read_text())["input_size"]
+        height, width = json.loads((ctx.inputs["model"] / "model.json").read_text())["input_size"]
         prep = Preprocessing(min_size=app.min_size, max_size=app.max_size, max_pixel=app.max_pixel,
                              reject_non_finite=app.reject_non_finite, normalisation=app.normalisation,
                              output_shape=(height, width), resampling=app.resampling)
