@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import integrate, special, stats
 
-from lensbench.physics.astrometry import nfw_projected_mass, nfw_projected_mass_far
+from lensbench.physics.astrometry import SERIES_MIN_X, nfw_cylinder_series, nfw_projected_mass, nfw_projected_mass_far
 from lensbench.simulate.astrometric import (
     FAR_MIN_X,
     SCENARIOS,
@@ -25,7 +25,7 @@ from lensbench.simulate.astrometric import (
     simulate_signal,
     sky_basis,
     _candidate_pairs,
-    _far_rows,
+    _rows_beyond,
     _grid,
     _lens_table,
 )
@@ -257,29 +257,58 @@ def test_far_field_mass_matches_full_nfw_expression():
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-10)  # cancellation near x = 1 in both
 
 
-def test_far_rows_never_hold_a_pixel_inside_far_min_x():
-    """Every pixel within the truncation of a far-field (subhalo, block) pair has b >= FAR_MIN_X r_s."""
+@pytest.mark.parametrize("min_x", [FAR_MIN_X, SERIES_MIN_X])
+def test_rows_beyond_never_hold_a_pixel_inside_min_x(min_x):
+    """Every pixel within the truncation of a pair classified beyond min_x has b >= min_x r_s."""
     config = AstrometricConfig(population=MilkyWayPopulation(mass_min=1e8), nside=32, block_nside=4)
     population = sample_population(config.population, np.random.default_rng(3))
     grid = _grid(config.nside, config.block_nside)
     truncation = math.radians(config.truncation_deg)
-    table = _lens_table(population, truncation)
-    position = table[:-1, :3]
-    lens, block = _candidate_pairs(grid, position / position.norm(dim=1, keepdim=True), truncation)
-    far = _far_rows(grid, table, lens, block)
-    pixels = torch.stack(grid.pixel_vectors, dim=-1)[block]  # (pairs, P, 3)
+    table = _lens_table(population, truncation).numpy()[:-1]
+    position = table[:, :3]
+    lens, block, cosine = _candidate_pairs(grid, position / np.linalg.norm(position, axis=1, keepdims=True), truncation)
+    beyond = _rows_beyond(grid, table, lens, block, cosine, min_x)
+    pixels = torch.stack(grid.pixel_vectors, dim=-1).numpy()[block]  # (pairs, P, 3)
     lens_position = position[lens][:, None, :]
     along = (pixels * lens_position).sum(-1)
-    inside = along >= math.cos(truncation) * lens_position.norm(dim=-1)
-    b = (lens_position - along[..., None] * pixels).norm(dim=-1)
-    close = inside & (b < FAR_MIN_X * table[lens, 7, None])
-    assert 0 < (~far).sum() < 0.2 * len(far)  # both kinds occur, the exact kind is the exception
-    assert not close[far].any()
-    assert close[~far].any()
+    inside = along >= math.cos(truncation) * np.linalg.norm(lens_position, axis=-1)
+    b = np.linalg.norm(lens_position - along[..., None] * pixels, axis=-1)
+    close = inside & (b < min_x * population["r_s"][lens, None])
+    assert 0 < (~beyond).sum() < 0.3 * len(beyond)  # both kinds occur, the closer kind is the exception
+    assert not close[beyond].any()
+    assert close[~beyond].any()
+
+
+def test_candidate_pairs_hold_every_pixel_inside_the_truncation():
+    """The banded float32 block search keeps every (subhalo, pixel) pair that healpy.query_disc finds."""
+    config = AstrometricConfig(population=PAPER, nside=32, block_nside=8)
+    population = sample_population(PAPER, np.random.default_rng(4))
+    grid = _grid(config.nside, config.block_nside)
+    position = population["position"]
+    lens, block, _ = _candidate_pairs(grid, position / np.linalg.norm(position, axis=1, keepdims=True), math.radians(20))
+    per_block = (config.nside // config.block_nside) ** 2
+    found = set(zip(lens.tolist(), block.tolist()))
+    for index, vector in enumerate(position):
+        for pixel in hp.query_disc(config.nside, vector, math.radians(20), nest=True):
+            assert (index, pixel // per_block) in found
+    starts = np.flatnonzero(np.diff(block)) + 1
+    assert len(np.unique(block)) == len(starts) + 1  # each block's pairs are consecutive
+
+
+def test_series_cylinder_terms_match_closed_form():
+    """nfw_cylinder_series (no arctangent) equals eq 2's closed form for x >= SERIES_MIN_X."""
+    x = torch.from_numpy(np.geomspace(SERIES_MIN_X, 1e6, 5000))
+    rho_s, r_s = torch.tensor(3e7, dtype=torch.float64), torch.tensor(0.7, dtype=torch.float64)
+    full = nfw_projected_mass(x * r_s, rho_s, r_s)
+    m0 = 4 * math.pi * rho_s * r_s**3
+    terms = nfw_cylinder_series(x * x)
+    np.testing.assert_allclose(terms.mass.numpy(), (full.mass / m0).numpy(), rtol=1e-14)
+    np.testing.assert_allclose(terms.slope.numpy(), (x * r_s * full.slope / m0).numpy(), rtol=1e-13)
+    np.testing.assert_allclose(terms.inverse_x_squared.numpy(), (1 / x**2).numpy(), rtol=1e-15)
 
 
 def test_compiled_engine_matches_eager_and_is_reproducible():
-    """The compiled loop (kernel and scatter fused, padded chunks) gives the eager result, byte-identical on repeat."""
+    """The compiled loop (kernel and scatter fused, dynamic shapes) gives the eager result, byte-identical on repeat."""
     config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=4, chunk_pairs=4096, compile=False)
     population = sample_population(FEW_SUBHALOS, np.random.default_rng(11))
     eager, eager_power = signal_field_nested(config, population)

@@ -43,6 +43,8 @@ from lensbench.physics.astrometry import (
     induced_acceleration,
     induced_velocity,
     ProjectedMass,
+    SERIES_MIN_X,
+    nfw_cylinder_series,
     nfw_projected_mass,
     nfw_projected_mass_far,
     tangent_geometry,
@@ -132,12 +134,29 @@ SCENARIOS = {
 
 
 @dataclass(frozen=True)
-class _Grid:
-    """Fixed geometry of a signal grid tiled into NESTED blocks (float64 torch tensors)."""
+class _Band:
+    """Blocks of a signal grid whose centres lie in one band of colatitude (for the candidate search)."""
 
-    pixel_vectors: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # x, y, z: (n_blocks, P) each
-    block_centres: torch.Tensor  # (n_blocks, 3) unit vectors
-    block_radius: torch.Tensor  # (n_blocks,) largest angle from a block centre to its pixels [rad]
+    blocks: np.ndarray  # (n,) NESTED block indices, increasing
+    centres: np.ndarray  # (n, 3) float32 unit vectors of their centres
+    radius: np.ndarray  # (n,) their block radii [rad]
+    colatitude_min: float  # of the centres [rad]
+    colatitude_max: float
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Fixed geometry of a signal grid tiled into NESTED blocks."""
+
+    pixel_vectors: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # x, y, z: (n_blocks, P) float64 each
+    block_radius: np.ndarray  # (n_blocks,) largest angle from a block centre to its pixels [rad]
+    cos_radius: np.ndarray  # (n_blocks,) cos(block_radius)
+    sin_radius: np.ndarray  # (n_blocks,) sin(block_radius)
+    bands: tuple[_Band, ...]  # the blocks in bands of equal count, north to south
+
+
+#: Colatitude bands of the candidate search: each compares its blocks with the subhalos that can reach them.
+_SEARCH_BANDS = 16
 
 
 @functools.lru_cache(maxsize=8)
@@ -147,11 +166,21 @@ def _grid(nside: int, block_nside: int) -> _Grid:
     per_block = (nside // block_nside) ** 2
     blocks = vectors.reshape(-1, per_block, 3)
     centres = np.stack(hp.pix2vec(block_nside, np.arange(len(blocks)), nest=True), axis=-1)
-    cosines = np.clip(np.einsum("bpk,bk->bp", blocks, centres), -1.0, 1.0)
+    radius = np.arccos(np.clip(np.einsum("bpk,bk->bp", blocks, centres), -1.0, 1.0)).max(axis=1)
+    colatitude = np.arccos(np.clip(centres[:, 2], -1.0, 1.0))
+    bands = []
+    for members in np.array_split(np.argsort(colatitude, kind="stable"), min(_SEARCH_BANDS, len(centres))):
+        members = np.sort(members)
+        bands.append(_Band(
+            members, centres[members].astype(np.float32), radius[members],
+            float(colatitude[members].min()), float(colatitude[members].max()),
+        ))
     return _Grid(
         tuple(torch.from_numpy(np.ascontiguousarray(blocks[..., axis])) for axis in range(3)),
-        torch.from_numpy(centres),
-        torch.from_numpy(np.arccos(cosines).max(axis=1)),
+        radius,
+        np.cos(radius),
+        np.sin(radius),
+        tuple(bands),
     )
 
 
@@ -218,8 +247,21 @@ def pair_field(
 #: Smallest x = b / r_s evaluated by the far-field kernel; rows reaching closer use :func:`pair_field`.
 FAR_MIN_X = 1.05
 
-#: The exact pass (few pairs) runs in chunks this many times smaller than the far-field pass.
+#: The exact pass (few pairs) runs in chunks this many times smaller than the others.
 _EXACT_ROWS_DIVISOR = 16
+
+#: Chunks are padded with the padding lens to a multiple of this many rows, so that torch.compile
+#: (dynamic shapes) never meets a one-row chunk, which it would compile separately.
+_ROW_MULTIPLE = 8
+
+# Columns of :func:`_lens_table`.
+_POSITION = slice(0, 3)  # [kpc]
+_VELOCITY = slice(3, 6)  # relative to the Sun [km/s]
+_RHO_S, _R_S, _MIN_COSINE = 6, 7, 8  # [Msun/kpc^3], [kpc], cos(truncation)
+_MIN_ALONG = 9  # cos(truncation) |r| [kpc]: a pixel n is inside if r . n >= this
+_DISTANCE_SQUARED, _POSITION_DOT_VELOCITY = 10, 11  # |r|^2 [kpc^2], r . v [kpc km/s]
+_INVERSE_R_S_SQUARED = 12  # [1/kpc^2]
+_VELOCITY_SCALE = 13  # -(4G/c^2) M0 / r_s^2 in muas/yr per (km/s), M0 = 4 pi rho_s r_s^3
 
 
 def _field_from_geometry(field_name: str, b_vec: Vector, v_perp: Vector, projected: ProjectedMass) -> tuple[torch.Tensor, ...]:
@@ -240,50 +282,77 @@ def _truncate(values: tuple[torch.Tensor, ...], inside: torch.Tensor) -> tuple[t
     return values, sum(component * component for component in values).sum(-1)
 
 
-def _block_pixels(grid_pixels: Vector, block_rows: torch.Tensor, lens_position: Vector,
-                  min_cosine: torch.Tensor) -> tuple[Vector, torch.Tensor]:
-    """The pixels of each row's block, and which of them lie inside the row's truncation disc."""
+def _lens_columns(lens: torch.Tensor, columns: slice) -> tuple[torch.Tensor, ...]:
+    """Columns of gathered lens-table rows as (rows, 1) tensors that broadcast over a block's pixels."""
+    return tuple(lens[:, column, None] for column in range(columns.start, columns.stop))
+
+
+def _block_pixels(grid_pixels: Vector, block_rows: torch.Tensor, lens: torch.Tensor) -> tuple[Vector, torch.Tensor, torch.Tensor]:
+    """The pixels of each row's block, r . n for each, and which lie inside the row's truncation disc."""
     pixels = tuple(component[block_rows] for component in grid_pixels)
-    distance = torch.sqrt(sum(c * c for c in lens_position))
-    return pixels, sum(n * r for n, r in zip(pixels, lens_position)) >= min_cosine * distance
+    along = sum(n * r for n, r in zip(pixels, _lens_columns(lens, _POSITION)))
+    return pixels, along, along >= lens[:, _MIN_ALONG, None]
 
 
 def _exact_kernel(
-    field_name: str,
-    grid_pixels: Vector,
-    block_rows: torch.Tensor,
-    lens_position: Vector,
-    lens_velocity: Vector,
-    rho_s: torch.Tensor,
-    r_s: torch.Tensor,
-    min_cosine: torch.Tensor,
+    field_name: str, grid_pixels: Vector, block_rows: torch.Tensor, lens: torch.Tensor
 ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
     """Truncated field of one subhalo per row on a block of pixels, and each row's summed |field|^2.
 
-    ``grid_pixels`` components are (n_blocks, P) and row r uses block ``block_rows[r]``; the lens
-    components and NFW parameters are (rows, 1); ``min_cosine`` (rows, 1) is cos(truncation)
-    for real rows and 2 (never reached) for padding rows. Valid at any x = b / r_s.
+    ``grid_pixels`` components are (n_blocks, P) and row r uses block ``block_rows[r]`` and the
+    lens-table row ``lens[r]`` (:func:`_lens_table`; the padding row sees no pixel). Valid at any
+    x = b / r_s.
     """
-    pixels, inside = _block_pixels(grid_pixels, block_rows, lens_position, min_cosine)
-    return _truncate(pair_field(field_name, pixels, lens_position, lens_velocity, rho_s, r_s), inside)
+    pixels, _, inside = _block_pixels(grid_pixels, block_rows, lens)
+    field = pair_field(
+        field_name, pixels, _lens_columns(lens, _POSITION), _lens_columns(lens, _VELOCITY),
+        lens[:, _RHO_S, None], lens[:, _R_S, None],
+    )
+    return _truncate(field, inside)
 
 
 def _far_kernel(
-    field_name: str,
-    grid_pixels: Vector,
-    block_rows: torch.Tensor,
-    lens_position: Vector,
-    lens_velocity: Vector,
-    rho_s: torch.Tensor,
-    r_s: torch.Tensor,
-    min_cosine: torch.Tensor,
+    field_name: str, grid_pixels: Vector, block_rows: torch.Tensor, lens: torch.Tensor
 ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
     """As :func:`_exact_kernel` with :func:`lensbench.physics.astrometry.nfw_projected_mass_far`: only for rows whose pixels
-    inside the truncation all have x = b / r_s >= FAR_MIN_X (see :func:`_far_rows`)."""
-    pixels, inside = _block_pixels(grid_pixels, block_rows, lens_position, min_cosine)
-    b_vec, v_perp = tangent_geometry(lens_position, lens_velocity, pixels)
-    projected = nfw_projected_mass_far(torch.sqrt(sum(c * c for c in b_vec)), rho_s, r_s)
+    inside the truncation all have x = b / r_s >= FAR_MIN_X (see :func:`_rows_beyond`)."""
+    pixels, _, inside = _block_pixels(grid_pixels, block_rows, lens)
+    b_vec, v_perp = tangent_geometry(_lens_columns(lens, _POSITION), _lens_columns(lens, _VELOCITY), pixels)
+    projected = nfw_projected_mass_far(torch.sqrt(sum(c * c for c in b_vec)), lens[:, _RHO_S, None], lens[:, _R_S, None])
     return _truncate(_field_from_geometry(field_name, b_vec, v_perp, projected), inside)
+
+
+def _velocity_series_kernel(
+    field_name: str, grid_pixels: Vector, block_rows: torch.Tensor, lens: torch.Tensor
+) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Induced velocity (eq 3 with eq 5) for rows whose pixels all have x >= SERIES_MIN_X, in muas/yr.
+
+    Eq 3 written with the impact vector b = r - (r.n) n and v_il's tangential part
+    v_perp = v - (v.n) n of a source in the unit direction n:
+    u = -(4G/c^2) [ M/b^2 v_perp + (b M' - 2M)/b^4 (b . v_perp) b ], where
+    b^2 = |r|^2 - (r.n)^2 and b . v_perp = r.v - (r.n)(v.n) use per-subhalo |r|^2 and r.v, and
+    M, b M' come from :func:`lensbench.physics.astrometry.nfw_cylinder_series` (no arctangent).
+    The subtraction costs ~1e-16 (|r| / b)^2 <= 1e-16 (D / 5 r_s)^2 relative accuracy (~1e-11
+    for the Vattis+21 population). ``field_name`` is always "velocity". The clamp only keeps the
+    padding rows finite.
+    """
+    pixels, along, inside = _block_pixels(grid_pixels, block_rows, lens)
+    velocity = _lens_columns(lens, _VELOCITY)
+    v_along = sum(n * v for n, v in zip(pixels, velocity))
+    inverse_r_s_squared = lens[:, _INVERSE_R_S_SQUARED, None]
+    b_squared = lens[:, _DISTANCE_SQUARED, None] - along * along
+    b_dot_v = lens[:, _POSITION_DOT_VELOCITY, None] - along * v_along
+    terms = nfw_cylinder_series(torch.clamp(b_squared * inverse_r_s_squared, min=SERIES_MIN_X**2))
+    scale = lens[:, _VELOCITY_SCALE, None] * terms.inverse_x_squared
+    along_v = torch.where(inside, scale * terms.mass, 0.0)
+    along_b = torch.where(
+        inside, scale * inverse_r_s_squared * terms.inverse_x_squared * (terms.slope - 2 * terms.mass) * b_dot_v, 0.0
+    )
+    along_n = along_v * v_along + along_b * along
+    values = tuple(
+        along_v * v + along_b * r - along_n * n for v, r, n in zip(velocity, _lens_columns(lens, _POSITION), pixels)
+    )
+    return values, sum(component * component for component in values).sum(-1)
 
 
 def _add_chunk(
@@ -298,94 +367,164 @@ def _add_chunk(
 ) -> None:
     """Evaluate ``kernel`` on the pairs (lens_rows[i], block_rows[i]) and add, in place, its values
     into the block totals and its row powers into the subhalo powers (rows of :func:`_lens_table`)."""
-    lens = lens_table[lens_rows]
-    values, row_power = kernel(
-        field_name,
-        grid_pixels,
-        block_rows,
-        tuple(lens[:, axis, None] for axis in range(3)),
-        tuple(lens[:, axis, None] for axis in range(3, 6)),
-        *(lens[:, column, None] for column in range(6, 9)),
-    )
+    values, row_power = kernel(field_name, grid_pixels, block_rows, lens_table[lens_rows])
     for total, component in zip(totals, values):
         total.index_add_(0, block_rows, component)
     power.index_add_(0, lens_rows, row_power)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def _compiled_add_chunk(kernel):
     """:func:`_add_chunk` for ``kernel`` as one compiled loop, kernel and scatter fused, per process.
 
-    Shapes are kept fixed by padding. The loop runs on one thread so that the additions into the
-    map happen in a fixed order: same inputs, same bytes.
+    Compiled for dynamic shapes (any chunk length, grid or population size). The loop runs on one
+    thread so that the additions into the map happen in a fixed order: same inputs, same bytes.
     """
-    return torch.compile(functools.partial(_add_chunk, kernel), dynamic=False, options={"cpp.threads": 1})
+    return torch.compile(functools.partial(_add_chunk, kernel), dynamic=True, options={"cpp.threads": 1})
 
 
 #: Upper bound on the rounding error of a float32 cosine of two unit vectors (a few ulp of 1).
 _FLOAT32_COSINE_MARGIN = 1e-6
 
-#: Angle added to the far-field test of :func:`_far_rows` for the rounding of arccos [rad].
-_ANGLE_MARGIN = 1e-9
 
-
-def _candidate_pairs(grid: _Grid, direction: torch.Tensor, truncation: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _candidate_pairs(grid: _Grid, direction: np.ndarray, truncation: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(subhalo, block) pairs whose block centre lies within truncation + block radius of the subhalo.
 
-    The cosines are float32 with a margin, so the pairs are a superset of the exact test's; the
-    kernels apply the exact float64 truncation to every pixel. Pairs come sorted by block, so
-    consecutive rows of a chunk add into neighbouring memory of the map.
+    Band by band (:class:`_Band`), the blocks are compared with the subhalos whose colatitude can
+    reach the band (a slice of the subhalos sorted by z): a third of the all-pairs work. The
+    cosines are float32 with a margin, so the pairs are a superset of the exact test's; the
+    kernels apply the exact float64 truncation to every pixel. Each block's pairs are
+    consecutive, so consecutive rows of a chunk add into the same memory of the map.
+
+    Returns
+    -------
+    lens_index, block_index : np.ndarray
+        (pairs,) int64.
+    cosine : np.ndarray
+        (pairs,) float32 cosine of the angle between block centre and subhalo (+- the margin).
     """
-    cosines = grid.block_centres.float() @ direction.float().T
-    reach = torch.cos(torch.clamp(truncation + grid.block_radius, max=math.pi)).float() - _FLOAT32_COSINE_MARGIN
-    block_index, lens_index = torch.nonzero(cosines >= reach[:, None], as_tuple=True)
-    return lens_index, block_index
+    order = np.argsort(direction[:, 2], kind="stable")
+    z_sorted = direction[order, 2]
+    direction_sorted = direction[order].astype(np.float32)
+    lens_parts, block_parts, cosine_parts = [], [], []
+    for band in grid.bands:
+        reach_angle = truncation + float(band.radius.max())
+        z_low = math.cos(min(band.colatitude_max + reach_angle, math.pi)) - _FLOAT32_COSINE_MARGIN
+        z_high = math.cos(max(band.colatitude_min - reach_angle, 0.0)) + _FLOAT32_COSINE_MARGIN
+        first, last = np.searchsorted(z_sorted, [z_low, z_high])
+        cosines = band.centres @ direction_sorted[first:last].T
+        reach = (np.cos(np.minimum(truncation + band.radius, math.pi)) - _FLOAT32_COSINE_MARGIN).astype(np.float32)
+        flat = np.flatnonzero(cosines >= reach[:, None])
+        row, column = np.divmod(flat, last - first)
+        lens_parts.append(order[first + column])
+        block_parts.append(band.blocks[row])
+        cosine_parts.append(cosines.ravel()[flat])
+    return np.concatenate(lens_parts), np.concatenate(block_parts), np.concatenate(cosine_parts)
 
 
 def _lens_table(population: dict[str, np.ndarray], truncation: float) -> torch.Tensor:
     """Kernel inputs of every subhalo, one row each, and a last padding row that sees no pixel.
 
-    Columns: position x, y, z [kpc], velocity x, y, z [km/s], rho_s [Msun/kpc^3], r_s [kpc],
-    cos(truncation) (2 in the padding row, never reached).
+    Columns: see ``_POSITION`` ... ``_VELOCITY_SCALE`` above. The padding row has rho_s = 0,
+    r_s = 1 and cos(truncation) = 2 (never reached), so it adds exactly zero.
     """
+    position = np.asarray(population["position"], dtype=np.float64)
+    velocity = np.asarray(population["velocity"], dtype=np.float64)
+    rho_s = np.asarray(population["rho_s"], dtype=np.float64)
+    r_s = np.asarray(population["r_s"], dtype=np.float64)
+    position = np.concatenate([position, [[1.0, 0.0, 0.0]]])
+    velocity = np.concatenate([velocity, [[0.0, 0.0, 0.0]]])
+    rho_s, r_s = np.append(rho_s, 0.0), np.append(r_s, 1.0)
+    min_cosine = np.full(len(r_s), math.cos(truncation))
+    min_cosine[-1] = 2.0
+    distance_squared = np.sum(position * position, axis=1)
+    m0 = 4 * math.pi * rho_s * r_s**3
+    velocity_scale = -units.FOUR_G_OVER_C2_KPC_PER_MSUN * FIELD_UNITS["velocity"] * m0 / r_s**2
     columns = [
-        np.asarray(population["position"], dtype=np.float64),
-        np.asarray(population["velocity"], dtype=np.float64),
-        np.asarray(population["rho_s"], dtype=np.float64)[:, None],
-        np.asarray(population["r_s"], dtype=np.float64)[:, None],
-        np.full((len(population["r_s"]), 1), math.cos(truncation)),
+        position, velocity, rho_s, r_s, min_cosine, min_cosine * np.sqrt(distance_squared),
+        distance_squared, np.sum(position * velocity, axis=1), 1 / r_s**2, velocity_scale,
     ]
-    padding = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0]])
-    return torch.from_numpy(np.concatenate([np.concatenate(columns, axis=1), padding]))
+    return torch.from_numpy(np.column_stack(columns))
 
 
-def _far_rows(grid: _Grid, lens_table: torch.Tensor, lens_index: torch.Tensor, block_index: torch.Tensor) -> torch.Tensor:
-    """Whether every pixel of each (subhalo, block) pair has x = b / r_s >= FAR_MIN_X or lies beyond 90 deg.
+def _rows_beyond(
+    grid: _Grid, lens_table: np.ndarray, lens_index: np.ndarray, block_index: np.ndarray,
+    cosine: np.ndarray, min_x: float,
+) -> np.ndarray:
+    """Whether every pixel of each (subhalo, block) pair has x = b / r_s >= min_x or lies beyond 90 deg.
 
     A pixel at angle theta <= 90 deg from a lens at distance D has b = D sin(theta), and theta >=
-    (angle to the block centre) - (block radius); so theta >= arcsin(FAR_MIN_X r_s / D) for that
-    lower bound guarantees b >= FAR_MIN_X r_s. The truncation (< 90 deg) removes the other pixels.
+    (angle to the block centre) - (block radius rho); so an angle to the centre of at least
+    alpha + rho, alpha = arcsin(min_x r_s / D), guarantees b >= min_x r_s. As cosines:
+    cos(centre angle) <= cos(alpha) cos(rho) - sin(alpha) sin(rho), tested with the float32
+    cosine of :func:`_candidate_pairs` less its error margin. The truncation (< 90 deg) removes
+    the other pixels.
     """
-    position = lens_table[:, :3]
-    distance = position.norm(dim=1)
-    direction = position / distance[:, None]
-    cosine = (direction[lens_index] * grid.block_centres[block_index]).sum(-1).clamp(-1.0, 1.0)
-    nearest = torch.arccos(cosine) - grid.block_radius[block_index] - _ANGLE_MARGIN
-    ratio = FAR_MIN_X * lens_table[lens_index, 7] / distance[lens_index]
-    return (ratio < 1) & (nearest >= torch.asin(ratio.clamp(max=1.0)))
+    sin_alpha = min_x * lens_table[:, _R_S] / np.sqrt(lens_table[:, _DISTANCE_SQUARED])
+    reachable = sin_alpha < 1
+    cos_alpha = np.sqrt(np.clip(1 - sin_alpha * sin_alpha, 0.0, None))
+    threshold = cos_alpha[lens_index] * grid.cos_radius[block_index] - sin_alpha[lens_index] * grid.sin_radius[block_index]
+    return reachable[lens_index] & (cosine <= threshold - _FLOAT32_COSINE_MARGIN)
 
 
-def _padded(rows: torch.Tensor, length: int, fill: int) -> torch.Tensor:
-    """``rows`` followed by ``fill`` up to ``length`` entries."""
+def _padded(rows: torch.Tensor, fill: int) -> torch.Tensor:
+    """``rows`` followed by ``fill`` up to the next multiple of :data:`_ROW_MULTIPLE` entries."""
+    length = -(-len(rows) // _ROW_MULTIPLE) * _ROW_MULTIPLE
     return torch.cat([rows, rows.new_full((length - len(rows),), fill)])
+
+
+def _passes(config: AstrometricConfig, grid: _Grid, lens_table: torch.Tensor, truncation: float):
+    """(kernel, lens rows, block rows, chunk rows) of each kernel pass; each block's rows are consecutive.
+
+    Velocity rows whose pixels all have x >= SERIES_MIN_X (about 97 %) use the series kernel;
+    other rows at x >= FAR_MIN_X the far-field kernel; the rest the exact one. (The bookkeeping
+    is numpy: boolean selection of ~1e5 pairs is several times faster there than in torch.)
+    """
+    table = lens_table.numpy()[:-1]
+    direction = table[:, _POSITION] / np.sqrt(table[:, _DISTANCE_SQUARED])[:, None]
+    lens_index, block_index, cosine = _candidate_pairs(grid, direction, truncation)
+    far = _rows_beyond(grid, table, lens_index, block_index, cosine, FAR_MIN_X)
+    if config.field == "velocity":
+        series = _rows_beyond(grid, table, lens_index, block_index, cosine, SERIES_MIN_X)
+    else:
+        series = np.zeros_like(far)
+    rows = max(1, config.chunk_pairs // grid.pixel_vectors[0].shape[1])
+    kernels = (
+        (_velocity_series_kernel, series, rows),
+        (_far_kernel, far & ~series, rows),
+        (_exact_kernel, ~far, max(1, rows // _EXACT_ROWS_DIVISOR)),
+    )
+    return tuple(
+        (kernel, torch.from_numpy(lens_index[chosen]), torch.from_numpy(block_index[chosen]), chunk_rows)
+        for kernel, chosen, chunk_rows in kernels
+    )
+
+
+def _field_components(config: AstrometricConfig, population: dict[str, np.ndarray]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The engine of :func:`signal_field_nested`: the x, y, z components (npix,) each, NESTED, and the powers."""
+    grid = _grid(config.nside, config.block_nside)
+    truncation = math.radians(config.truncation_deg)
+    lens_table = _lens_table(population, truncation)
+    n_lenses = len(lens_table) - 1
+    n_blocks, per_block = grid.pixel_vectors[0].shape
+    totals = [torch.zeros(n_blocks, per_block, dtype=torch.float64) for _ in range(3)]
+    power = torch.zeros(n_lenses + 1, dtype=torch.float64)
+    for kernel, lens_pass, block_pass, pass_rows in _passes(config, grid, lens_table, truncation):
+        add_chunk = _compiled_add_chunk(kernel) if config.compile else functools.partial(_add_chunk, kernel)
+        for start in range(0, len(lens_pass), pass_rows):
+            lens_rows = _padded(lens_pass[start : start + pass_rows], n_lenses)
+            block_rows = _padded(block_pass[start : start + pass_rows], 0)
+            add_chunk(totals, power, config.field, grid.pixel_vectors, lens_table, lens_rows, block_rows)
+    return tuple(total.reshape(-1).numpy() for total in totals), power[:n_lenses].numpy()
 
 
 def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Field of one population at every pixel centre of the nside grid, as 3-D vectors, NESTED order.
 
-    Candidate (subhalo, block) pairs whose pixels all lie at x = b / r_s >= :data:`FAR_MIN_X`
-    (about 98 % of them) are evaluated with the far-field mass (one log and one atan per pixel),
-    the others with :func:`pair_field`, exact at any x.
+    Candidate (subhalo, block) pairs are split by the smallest x = b / r_s their pixels can have
+    (:func:`_passes`): the velocity at x >= :data:`SERIES_MIN_X` (about 97 % of the pairs) comes
+    from :func:`_velocity_series_kernel`, other pairs at x >= :data:`FAR_MIN_X` from the far-field
+    mass (one log and one atan per pixel), the few others from :func:`pair_field`, exact at any x.
 
     Parameters
     ----------
@@ -402,29 +541,8 @@ def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndar
     power : np.ndarray
         (n_subhalos,) sum over pixels of |field|^2 of each subhalo alone (its signal strength).
     """
-    grid = _grid(config.nside, config.block_nside)
-    truncation = math.radians(config.truncation_deg)
-    lens_table = _lens_table(population, truncation)
-    n_lenses = len(lens_table) - 1
-    position = lens_table[:n_lenses, :3]
-    lens_index, block_index = _candidate_pairs(grid, position / position.norm(dim=1, keepdim=True), truncation)
-    far = _far_rows(grid, lens_table, lens_index, block_index)
-    n_blocks, per_block = grid.pixel_vectors[0].shape
-    totals = [torch.zeros(n_blocks, per_block, dtype=torch.float64) for _ in range(3)]
-    power = torch.zeros(n_lenses + 1, dtype=torch.float64)
-    rows = max(1, config.chunk_pairs // per_block)
-    passes = (
-        (_far_kernel, lens_index[far], block_index[far], rows),
-        (_exact_kernel, lens_index[~far], block_index[~far], max(1, rows // _EXACT_ROWS_DIVISOR)),
-    )
-    for kernel, lens_pass, block_pass, pass_rows in passes:
-        add_chunk = _compiled_add_chunk(kernel) if config.compile else functools.partial(_add_chunk, kernel)
-        for start in range(0, len(lens_pass), pass_rows):
-            lens, block = lens_pass[start : start + pass_rows], block_pass[start : start + pass_rows]
-            chunk_rows = pass_rows if config.compile else len(lens)
-            lens_rows, block_rows = _padded(lens, chunk_rows, n_lenses), _padded(block, chunk_rows, 0)
-            add_chunk(totals, power, config.field, grid.pixel_vectors, lens_table, lens_rows, block_rows)
-    return torch.stack(totals, dim=-1).reshape(-1, 3).numpy(), power[:n_lenses].numpy()
+    components, power = _field_components(config, population)
+    return np.stack(components, axis=-1), power
 
 
 def project_to_basis(vectors: np.ndarray, nside: int, nest: bool) -> np.ndarray:
@@ -440,16 +558,37 @@ def project_to_basis(vectors: np.ndarray, nside: int, nest: bool) -> np.ndarray:
     np.ndarray
         (..., 2, npix): the components along increasing l and increasing b.
     """
-    e_l, e_b = _tangent_basis(nside, nest)
-    return np.stack([(vectors * e_l).sum(-1), (vectors * e_b).sum(-1)], axis=-2)
+    return _project(vectors[..., 0], vectors[..., 1], vectors[..., 2], nside, nest)
+
+
+def _project(x: np.ndarray, y: np.ndarray, z: np.ndarray, nside: int, nest: bool) -> np.ndarray:
+    """(..., 2, npix) components (l, b) of tangent vectors given as their x, y, z components (..., npix)."""
+    e_lx, e_ly, e_bx, e_by, e_bz = _tangent_basis(nside, nest)
+    along_l = x * e_lx
+    along_l += y * e_ly
+    along_b = x * e_bx
+    along_b += y * e_by
+    along_b += z * e_bz
+    return np.stack([along_l, along_b], axis=-2)
+
+
+def _ring_components(x: np.ndarray, y: np.ndarray, z: np.ndarray, nside: int) -> np.ndarray:
+    """(l, b) components, RING order, of tangent vectors whose x, y, z components are given in NESTED order.
+
+    Projects first and reorders the two components after (3x faster than reordering the vectors).
+    """
+    return _project(x, y, z, nside, nest=True)[..., _ring_to_nest(nside)]
 
 
 @functools.lru_cache(maxsize=8)
-def _tangent_basis(nside: int, nest: bool) -> tuple[np.ndarray, np.ndarray]:
-    """e_l and e_b of :func:`sky_basis`, computed once per grid (read-only)."""
+def _tangent_basis(nside: int, nest: bool) -> tuple[np.ndarray, ...]:
+    """Components x, y of e_l and x, y, z of e_b (:func:`sky_basis`; e_l has no z component), once per grid."""
     _, e_l, e_b = sky_basis(nside, nest=nest)
-    e_l.flags.writeable = e_b.flags.writeable = False
-    return e_l, e_b
+    components = (e_l[:, 0], e_l[:, 1], e_b[:, 0], e_b[:, 1], e_b[:, 2])
+    components = tuple(np.ascontiguousarray(component) for component in components)
+    for component in components:
+        component.flags.writeable = False
+    return components
 
 
 @functools.lru_cache(maxsize=8)
@@ -465,9 +604,8 @@ def signal_map(config: AstrometricConfig, population: dict[str, np.ndarray]) -> 
 
     Units: muas, muas/yr or muas/yr^2 for ``config.field`` deflection, velocity, acceleration.
     """
-    nested, _ = signal_field_nested(config, population)
-    ring = nested[_ring_to_nest(config.nside)]
-    return project_to_basis(ring, config.nside, nest=False)
+    components, _ = _field_components(config, population)
+    return _ring_components(*components, config.nside)
 
 
 def degrade_nested(config: AstrometricConfig, nested_field: np.ndarray) -> np.ndarray:
@@ -480,8 +618,7 @@ def degrade_nested(config: AstrometricConfig, nested_field: np.ndarray) -> np.nd
     """
     per_pixel = (config.nside // config.data_nside) ** 2
     mean_nested = nested_field.reshape(-1, per_pixel, 3).mean(axis=1)
-    mean_ring = mean_nested[_ring_to_nest(config.data_nside)]
-    return project_to_basis(mean_ring, config.data_nside, nest=False)
+    return _ring_components(mean_nested[:, 0], mean_nested[:, 1], mean_nested[:, 2], config.data_nside)
 
 
 def _top_subhalos(config: AstrometricConfig, population: dict[str, np.ndarray], power: np.ndarray) -> dict[str, np.ndarray]:
