@@ -33,7 +33,7 @@ def signal_rng(seed: int, split: str, shard: int) -> np.random.Generator:
 class SignalStep:
     """Simulate the positive-class signals of one split, shard by shard, resumably."""
 
-    VERSION = 1
+    VERSION = 2  # 2: series velocity kernel, banded search (same maps to ~1e-13, other bits)
     CACHED = True
 
     @staticmethod
