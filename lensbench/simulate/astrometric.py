@@ -418,9 +418,9 @@ def _candidate_pairs(grid: _Grid, direction: np.ndarray, truncation: float) -> t
         reach = (np.cos(np.minimum(truncation + band.radius, math.pi)) - _FLOAT32_COSINE_MARGIN).astype(np.float32)
         flat = np.flatnonzero(cosines >= reach[:, None])
         row, column = np.divmod(flat, last - first)
-        lens_parts.append(order[first + column])
-        block_parts.append(band.blocks[row])
-        cosine_parts.append(cosines.ravel()[flat])
+        lens_parts.append(np.take(order, first + column))
+        block_parts.append(np.take(band.blocks, row))
+        cosine_parts.append(np.take(cosines, flat))
     return np.concatenate(lens_parts), np.concatenate(block_parts), np.concatenate(cosine_parts)
 
 
@@ -465,8 +465,9 @@ def _rows_beyond(
     sin_alpha = min_x * lens_table[:, _R_S] / np.sqrt(lens_table[:, _DISTANCE_SQUARED])
     reachable = sin_alpha < 1
     cos_alpha = np.sqrt(np.clip(1 - sin_alpha * sin_alpha, 0.0, None))
-    threshold = cos_alpha[lens_index] * grid.cos_radius[block_index] - sin_alpha[lens_index] * grid.sin_radius[block_index]
-    return reachable[lens_index] & (cosine <= threshold - _FLOAT32_COSINE_MARGIN)
+    threshold = np.take(cos_alpha, lens_index) * np.take(grid.cos_radius, block_index)
+    threshold -= np.take(sin_alpha, lens_index) * np.take(grid.sin_radius, block_index)
+    return np.take(reachable, lens_index) & (cosine <= threshold - _FLOAT32_COSINE_MARGIN)
 
 
 def _padded(rows: torch.Tensor, fill: int) -> torch.Tensor:
@@ -485,11 +486,13 @@ def _passes(config: AstrometricConfig, grid: _Grid, lens_table: torch.Tensor, tr
     table = lens_table.numpy()[:-1]
     direction = table[:, _POSITION] / np.sqrt(table[:, _DISTANCE_SQUARED])[:, None]
     lens_index, block_index, cosine = _candidate_pairs(grid, direction, truncation)
-    far = _rows_beyond(grid, table, lens_index, block_index, cosine, FAR_MIN_X)
     if config.field == "velocity":
         series = _rows_beyond(grid, table, lens_index, block_index, cosine, SERIES_MIN_X)
     else:
-        series = np.zeros_like(far)
+        series = np.zeros(len(lens_index), dtype=bool)
+    far = series.copy()  # x >= SERIES_MIN_X implies x >= FAR_MIN_X: test only the others
+    rest = ~series
+    far[rest] = _rows_beyond(grid, table, lens_index[rest], block_index[rest], cosine[rest], FAR_MIN_X)
     rows = max(1, config.chunk_pairs // grid.pixel_vectors[0].shape[1])
     kernels = (
         (_velocity_series_kernel, series, rows),
@@ -577,9 +580,10 @@ def _project(x: np.ndarray, y: np.ndarray, z: np.ndarray, nside: int, nest: bool
 def _ring_components(x: np.ndarray, y: np.ndarray, z: np.ndarray, nside: int) -> np.ndarray:
     """(l, b) components, RING order, of tangent vectors whose x, y, z components are given in NESTED order.
 
-    Projects first and reorders the two components after (3x faster than reordering the vectors).
+    Projects first and reorders the two components after (3x faster than reordering the vectors;
+    np.take 3x faster than fancy indexing).
     """
-    return _project(x, y, z, nside, nest=True)[..., _ring_to_nest(nside)]
+    return np.take(_project(x, y, z, nside, nest=True), _ring_to_nest(nside), axis=-1)
 
 
 @functools.lru_cache(maxsize=8)
