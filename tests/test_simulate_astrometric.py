@@ -9,7 +9,13 @@ import pytest
 import torch
 from scipy import integrate, special, stats
 
-from lensbench.physics.astrometry import SERIES_MIN_X, nfw_cylinder_series, nfw_projected_mass, nfw_projected_mass_far
+from lensbench.physics.astrometry import (
+    SERIES_MIN_X,
+    _arcsin_ratio_coefficients,
+    nfw_cylinder_series,
+    nfw_projected_mass,
+    nfw_projected_mass_far,
+)
 from lensbench.simulate.astrometric import (
     FAR_MIN_X,
     SCENARIOS,
@@ -305,6 +311,9 @@ def test_series_cylinder_terms_match_closed_form():
     np.testing.assert_allclose(terms.mass.numpy(), (full.mass / m0).numpy(), rtol=1e-14)
     np.testing.assert_allclose(terms.slope.numpy(), (x * r_s * full.slope / m0).numpy(), rtol=1e-13)
     np.testing.assert_allclose(terms.inverse_x_squared.numpy(), (1 / x**2).numpy(), rtol=1e-15)
+    w = np.linspace(0.0, 1 / SERIES_MIN_X, 1001)  # the series itself: arcsin(w)/sqrt(1 - w^2)
+    series = sum(a * w ** (2 * k + 1) for k, a in enumerate(_arcsin_ratio_coefficients(12)))
+    np.testing.assert_allclose(series, np.arcsin(w) / np.sqrt(1 - w * w), rtol=1e-15, atol=1e-300)
 
 
 def test_compiled_engine_matches_eager_and_is_reproducible():
