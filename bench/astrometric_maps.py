@@ -6,7 +6,7 @@ independently in numpy from Vattis+21 eqs 1-5 and the closed-form NFW cylinder m
 subhalos, asks healpy.query_disc for the pixels within 20 deg and accumulates their induced
 velocities. The engine is :func:`lensbench.simulate.astrometric.signal_map` (eager, then
 compiled). The last line is ``RESULT astrometric_maps ratio=... agreement=... ...``, where ratio is
-the reference time over the compiled engine's time (warm, best of 5 interleaved rounds) and
+the reference time over the compiled engine's time (warm, best of 7 interleaved rounds) and
 agreement the largest |u_engine - u_reference| / |u_reference| over pixels with a signal.
 """
 
@@ -28,7 +28,7 @@ from lensbench.simulate.milky_way import MilkyWayPopulation, sample_population
 NSIDE = 128
 TRUNCATION_DEG = 20.0
 SEED = 20211124
-ROUNDS = 5
+ROUNDS = 7
 
 
 def reference_nfw_mass_and_slope(b, rho_s, r_s):
