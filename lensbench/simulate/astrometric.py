@@ -555,24 +555,9 @@ def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndar
     return np.stack(components, axis=-1), power
 
 
-def project_to_basis(vectors: np.ndarray, nside: int, nest: bool) -> np.ndarray:
-    """Components (l, b) of 3-D tangent vectors given at every pixel centre.
-
-    Parameters
-    ----------
-    vectors : np.ndarray
-        (..., npix, 3).
-
-    Returns
-    -------
-    np.ndarray
-        (..., 2, npix): the components along increasing l and increasing b.
-    """
-    return _project(vectors[..., 0], vectors[..., 1], vectors[..., 2], nside, nest)
-
-
 def _project(x: np.ndarray, y: np.ndarray, z: np.ndarray, nside: int, nest: bool) -> np.ndarray:
-    """(..., 2, npix) components (l, b) of tangent vectors given as their x, y, z components (..., npix)."""
+    """Components (l, b), (..., 2, npix), of tangent vectors at every pixel centre given as their
+    x, y, z components (..., npix): along increasing l and increasing b."""
     e_lx, e_ly, e_bx, e_by, e_bz = _tangent_basis(nside, nest)
     along_l = x * e_lx
     along_l += y * e_ly
