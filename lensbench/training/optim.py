@@ -1,0 +1,85 @@
+"""The optimisers and learning-rate schedulers a :class:`~lensbench.training.TrainConfig` names.
+
+Each registry entry is a builder: ``OPTIMIZERS`` builders take ``(parameters, config)`` and
+return a ``torch.optim.Optimizer``; ``SCHEDULERS`` builders take ``(optimizer, config)`` and
+return a scheduler stepped once per epoch, or None (``"none"``). Adding one is a function and a
+registration; the spec accepts the new name at once.
+
+Schedulers: torch's cosine annealing with warm restarts (Loshchilov & Hutter 2017, eq. 5),
+:class:`~lensbench.training.schedulers.CosineAnnealingWarmupRestarts` (J. Kim's scheduler that
+Ko cites, ref. 15) and reduce-on-plateau (Vattis+21: learning rate /10 when the validation loss
+stops improving).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch
+from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts, ReduceLROnPlateau
+
+from lensbench.registry import Registry
+from lensbench.training.schedulers import CosineAnnealingWarmupRestarts
+
+# ``config`` is a TrainConfig, which names these registries' entries: it imports this module, not
+# the other way round, so the builders leave its type to their docstrings.
+OptimizerBuilder = Callable[[Iterable[torch.nn.Parameter], Any], torch.optim.Optimizer]
+SchedulerBuilder = Callable[[torch.optim.Optimizer, Any], object]
+
+OPTIMIZERS: Registry[OptimizerBuilder] = Registry("optimizer")
+SCHEDULERS: Registry[SchedulerBuilder] = Registry("scheduler")
+
+
+@OPTIMIZERS.register("adam")
+def adam(parameters, config) -> torch.optim.Optimizer:
+    """Adam with ``lr`` and L2 ``weight_decay``."""
+    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+
+
+@OPTIMIZERS.register("adamw")
+def adamw(parameters, config) -> torch.optim.Optimizer:
+    """AdamW with ``lr`` and decoupled ``weight_decay``."""
+    return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(parameters, config) -> torch.optim.Optimizer:
+    """SGD with ``lr``, ``momentum`` and L2 ``weight_decay``."""
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+@SCHEDULERS.register("none")
+def no_scheduler(optimizer, config) -> None:
+    """A fixed learning rate."""
+    return None
+
+
+@SCHEDULERS.register("cosine_warm_restarts")
+def cosine_warm_restarts(optimizer, config) -> CosineAnnealingWarmRestarts:
+    """Torch's SGDR: cycles of ``t_0 * t_mult**i`` epochs from ``lr`` down to ``eta_min``."""
+    return CosineAnnealingWarmRestarts(optimizer, T_0=config.t_0, T_mult=config.t_mult, eta_min=config.eta_min)
+
+
+@SCHEDULERS.register("cosine_warmup_restarts")
+def cosine_warmup_restarts(optimizer, config) -> CosineAnnealingWarmupRestarts:
+    """SGDR with ``warmup_epochs`` of linear warm-up per cycle and peaks times ``cycle_gamma``."""
+    return CosineAnnealingWarmupRestarts(optimizer, T_0=config.t_0, T_mult=config.t_mult, eta_min=config.eta_min,
+                                         warmup=config.warmup_epochs, gamma=config.cycle_gamma)
+
+
+@SCHEDULERS.register("plateau")
+def plateau(optimizer, config) -> ReduceLROnPlateau:
+    """Learning rate times ``plateau_factor`` after ``plateau_patience`` epochs without improvement.
+
+    Torch's ``ReduceLROnPlateau`` convention: with patience 5 the sixth epoch without improvement
+    triggers it. :func:`step_scheduler` passes it the monitored validation quantity.
+    """
+    return ReduceLROnPlateau(optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience)
+
+
+def step_scheduler(scheduler, monitored: float) -> None:
+    """Step ``scheduler`` (None: nothing) once per epoch; reduce-on-plateau needs ``monitored``."""
+    if isinstance(scheduler, ReduceLROnPlateau):
+        scheduler.step(monitored)
+    elif scheduler is not None:
+        scheduler.step()
