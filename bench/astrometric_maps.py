@@ -21,6 +21,7 @@ import healpy as hp
 import numpy as np
 import torch
 
+from lensbench.execution import ExecutionConfig
 from lensbench.physics import units
 from lensbench.simulate.astrometric import SCENARIOS, AstrometricConfig, observe, signal_map, simulate_signal, sky_basis
 from lensbench.simulate.milky_way import MilkyWayPopulation, sample_population
@@ -95,7 +96,8 @@ def observation_cost(config, signal_seconds_per_map, n_maps=50):
     Paper scale: 25,000 + 2,500 maps per class and scenario; the signal is simulated once per
     positive map and observed in all five scenarios, the negative class needs no signal.
     """
-    signal, _ = simulate_signal(replace(config, nside=32, block_nside=8, compile=False), 1, np.random.default_rng(0))
+    signal, _ = simulate_signal(replace(config, nside=32), 1, np.random.default_rng(0),
+                                execution=ExecutionConfig(compile=False, block_nside=8))
     signals = np.repeat(signal, n_maps, axis=0)
     start = time.perf_counter()
     for with_signal in (True, False):
@@ -111,22 +113,22 @@ def main():
     # torch's parallel loops stall; the ratio compares single-threaded numpy with single-threaded torch.
     torch.set_num_threads(1)
     population = sample_population(MilkyWayPopulation(), np.random.default_rng(SEED))
-    eager = AstrometricConfig(nside=NSIDE, truncation_deg=TRUNCATION_DEG, compile=False)
-    compiled = AstrometricConfig(nside=NSIDE, truncation_deg=TRUNCATION_DEG, compile=True)
+    config = AstrometricConfig(nside=NSIDE, truncation_deg=TRUNCATION_DEG)
+    eager, compiled = ExecutionConfig(compile=False), ExecutionConfig(compile=True)
     start = time.perf_counter()
-    signal_map(compiled, population)
+    signal_map(config, population, compiled)
     compile_s = time.perf_counter() - start
     best, maps = interleaved(
         {
             "reference": lambda: reference_velocity_map(population),
-            "compiled": lambda: signal_map(compiled, population),
-            "eager": lambda: signal_map(eager, population),
+            "compiled": lambda: signal_map(config, population, compiled),
+            "eager": lambda: signal_map(config, population, eager),
         },
         ROUNDS,
     )
     reference_s, compiled_s, eager_s = best["reference"], best["compiled"], best["eager"]
     reference, compiled_map, eager_map = maps["reference"], maps["compiled"], maps["eager"]
-    survey_s, paper_scale_h = observation_cost(compiled, compiled_s)
+    survey_s, paper_scale_h = observation_cost(config, compiled_s)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     pairs = sum(len(hp.query_disc(NSIDE, p / np.linalg.norm(p), np.radians(TRUNCATION_DEG))) for p in population["position"])
     worst = max(agreement(eager_map, reference), agreement(compiled_map, reference))

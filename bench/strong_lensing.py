@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lensbench.physics.cosmology import FlatLambdaCDM, nfw_physical_to_angles
+from lensbench.physics.cosmology import lensing_distances, nfw_angles
 from lensbench.simulate.backends import render_lenstronomy, render_torch
 from lensbench.simulate.scene import Observation, Scene, Subhalos
 
@@ -72,7 +72,7 @@ def make_scenes(n: int, subhalo_count: int, rng: np.random.Generator) -> Scene:
     if subhalo_count:
         shape = (n, subhalo_count)
         masses = np.exp(rng.uniform(np.log(1e7), np.log(1e10), shape))
-        Rs, alpha_Rs = nfw_physical_to_angles(masses, 15.0, 0.5, 1.0, FlatLambdaCDM())
+        Rs, alpha_Rs = nfw_angles(masses, np.full(shape, 15.0), lensing_distances(np.full(n, 0.5), 1.0))
         radius = np.sqrt(rng.uniform(0.25**2, 2.0**2, shape))
         phi = rng.uniform(0, 2 * np.pi, shape)
         params = {"Rs": Rs, "alpha_Rs": alpha_Rs, "center_x": radius * np.cos(phi), "center_y": radius * np.sin(phi)}

@@ -8,17 +8,13 @@ the step works in ``<key>.partial/``; that folder survives an interruption so th
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from lensbench.io.atomic import write_json
-from lensbench.simulate.priors import Prior
+from lensbench.io.canonical import sha256_of
 
 
 def default_root() -> Path:
@@ -29,34 +25,10 @@ def default_root() -> Path:
     return Path(base) / "lensbench"
 
 
-def to_jsonable(obj: Any) -> Any:
-    """``obj`` as plain JSON types: dataclasses and priors as dicts, tuples as lists.
-
-    Dict keys are kept in their order here; :func:`step_key` sorts them, so a key does not
-    depend on the order in which a spec wrote its tables.
-    """
-    if isinstance(obj, Prior):
-        return {"prior": obj.to_spec()}
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "tolist"):  # numpy scalars and arrays
-        return obj.tolist()
-    return obj
-
-
 def step_key(kind: str, version: int, config: Any, input_keys: list[str]) -> str:
-    """sha256 of (step kind, step version, config, input keys) as canonical JSON."""
-    payload = {"kind": kind, "version": version, "config": to_jsonable(config), "inputs": list(input_keys)}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """sha256 of (step kind, step version, config, input keys) as canonical JSON
+    (:func:`lensbench.io.canonical.sha256_of`): the order of a spec's tables does not matter."""
+    return sha256_of({"kind": kind, "version": version, "config": config, "inputs": list(input_keys)})
 
 
 class Cache:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from lensbench.io.canonical import to_jsonable
+
 
 def write_atomic(path: Path, content: str | bytes) -> None:
     """Write ``content`` to ``path`` through a temporary file in the same folder and ``os.replace``.
@@ -54,6 +56,4 @@ def npz_bytes(arrays: dict[str, Any]) -> bytes:
 
 def write_json(path: Path, obj: Any) -> None:
     """Atomically write ``obj`` (dataclasses, numpy values and paths allowed) as indented JSON."""
-    from lensbench.cache import to_jsonable
-
     write_atomic(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=True) + "\n")

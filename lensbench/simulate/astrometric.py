@@ -16,15 +16,22 @@ Two stages, because the signal does not depend on the survey (Vattis+21 sections
    scenarios the mean count is >= 8138, so this never happens there. The maps are projected to
    Cartesian images (channels v_l, v_b) for the CNNs.
 
-The map engine tiles the fine grid into NESTED blocks (``block_nside``), keeps the (subhalo,
-block) pairs whose block can reach within the truncation angle (searched band by band of
+The map engine tiles the fine grid into NESTED blocks (``[execution] block_nside``), keeps the
+(subhalo, block) pairs whose block can reach within the truncation angle (searched band by band of
 colatitude, each block's pairs consecutive), and evaluates all their pixels at once in float64
-chunks, optionally as one compiled torch loop that also adds the values into the map. Pairs are
+chunks, optionally (``[execution] compile``) as one compiled torch loop that also adds the values
+into the map; these speed switches come from :class:`lensbench.execution.ExecutionConfig`. Pairs are
 sorted by the smallest x = b / r_s their pixels can have: the velocity at x >= 5 (97 % of the
 pairs) uses an arctangent-free series of the NFW cylinder mass; other pairs at x >= 1.05 the
 x > 1 branch alone; the few others the full expression. No loop over pixels or subhalos runs in
 Python. Units: deflection muas, velocity muas/yr, acceleration muas/yr^2, the
 vector components along increasing Galactic longitude l and latitude b.
+
+Why one module of ~770 lines: the engine's candidate search, its three kernels (series,
+far-field, exact), the compiled loop and the projection share private grid and lens tables whose
+layout (block order, padding rows, float64 pair chunks) is the engine's speed; splitting them
+would make that layout a public contract between modules. The physics itself is in
+:mod:`lensbench.physics.astrometry`.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import healpy as hp
 import numpy as np
 import torch
 
+from lensbench.execution import ExecutionConfig
 from lensbench.physics import units
 from lensbench.physics.astrometry import (
     Vector,
@@ -81,34 +89,24 @@ class AstrometricConfig:
     """Rows of the Cartesian projection fed to the CNNs [pixels]."""
     image_width: int = 128
     """Columns of the Cartesian projection fed to the CNNs [pixels]."""
-    block_nside: int = 16
-    """Tiling of the signal grid used by the map engine (speed only; must divide nside)."""
-    chunk_pairs: int = 1 << 19
-    """Subhalo-pixel pairs evaluated per chunk by the eager engine (memory only: it holds tens of
-    float64 temporaries per pair). The compiled engine keeps none and runs each pass in one call
-    (each call costs ~0.3 ms of dispatch)."""
-    compile: bool = True
-    """Run the per-chunk kernels (and their scatter into the map) through torch.compile: ~15x faster
-    maps after 15-45 s of compilation once per process (worth it beyond ~20 maps; needs a C++
-    compiler). False runs them eagerly."""
     n_top: int = 10
     """Number of most-signalling subhalos whose positions are recorded per map."""
 
     def __post_init__(self):
-        for name in ("nside", "data_nside", "block_nside"):
+        for name in ("nside", "data_nside"):
             value = getattr(self, name)
             if value < 1 or value & (value - 1):
                 raise ValueError(f"{name} must be a power of 2, got {value}")
-        if self.nside % self.data_nside or self.nside % self.block_nside:
-            raise ValueError("data_nside and block_nside must divide nside")
+        if self.nside % self.data_nside:
+            raise ValueError("data_nside must divide nside")
         if not 0 < self.truncation_deg < 90:
             raise ValueError(f"truncation_deg must be in (0, 90), got {self.truncation_deg}")
         if self.field not in FIELD_UNITS:
             raise ValueError(f"field must be one of {', '.join(FIELD_UNITS)}, got {self.field!r}")
         if self.image_height < 1 or self.image_width < 1:
             raise ValueError("image_height and image_width must be >= 1")
-        if self.chunk_pairs < 1 or self.n_top < 1:
-            raise ValueError("chunk_pairs and n_top must be >= 1")
+        if self.n_top < 1:
+            raise ValueError("n_top must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -478,7 +476,7 @@ def _padded(rows: torch.Tensor, fill: int) -> torch.Tensor:
     return torch.cat([rows, rows.new_full((length - len(rows),), fill)])
 
 
-def _passes(config: AstrometricConfig, grid: _Grid, lens_table: torch.Tensor, truncation: float):
+def _passes(config: AstrometricConfig, execution: ExecutionConfig, grid: _Grid, lens_table: torch.Tensor, truncation: float):
     """(kernel, lens rows, block rows, rows per call) of each kernel pass; each block's rows are consecutive.
 
     Velocity rows whose pixels all have x >= SERIES_MIN_X (about 97 %) use the series kernel;
@@ -495,7 +493,7 @@ def _passes(config: AstrometricConfig, grid: _Grid, lens_table: torch.Tensor, tr
     far = series.copy()  # x >= SERIES_MIN_X implies x >= FAR_MIN_X: test only the others
     rest = ~series
     far[rest] = _rows_beyond(grid, table, lens_index[rest], block_index[rest], cosine[rest], FAR_MIN_X)
-    rows = max(1, config.chunk_pairs // grid.pixel_vectors[0].shape[1])
+    rows = max(1, execution.chunk_pairs // grid.pixel_vectors[0].shape[1])
     kernels = (
         (_velocity_series_kernel, series, rows),
         (_far_kernel, far & ~series, rows),
@@ -504,23 +502,27 @@ def _passes(config: AstrometricConfig, grid: _Grid, lens_table: torch.Tensor, tr
     return tuple(
         (
             kernel, torch.from_numpy(lens_index[chosen]), torch.from_numpy(block_index[chosen]),
-            max(1, int(chosen.sum())) if config.compile else eager_rows,  # compiled: one call per pass
+            max(1, int(chosen.sum())) if execution.use_compile else eager_rows,  # compiled: one call per pass
         )
         for kernel, chosen, eager_rows in kernels
     )
 
 
-def _field_components(config: AstrometricConfig, population: dict[str, np.ndarray]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+def _field_components(
+    config: AstrometricConfig, population: dict[str, np.ndarray], execution: ExecutionConfig
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """The engine of :func:`signal_field_nested`: the x, y, z components (npix,) each, NESTED, and the powers."""
-    grid = _grid(config.nside, config.block_nside)
+    if config.nside % execution.block_nside:
+        raise ValueError(f"[execution] block_nside = {execution.block_nside} must divide [simulation] nside = {config.nside}")
+    grid = _grid(config.nside, execution.block_nside)
     truncation = math.radians(config.truncation_deg)
     lens_table = _lens_table(population, truncation)
     n_lenses = len(lens_table) - 1
     n_blocks, per_block = grid.pixel_vectors[0].shape
     totals = [torch.zeros(n_blocks, per_block, dtype=torch.float64) for _ in range(3)]
     power = torch.zeros(n_lenses + 1, dtype=torch.float64)
-    for kernel, lens_pass, block_pass, pass_rows in _passes(config, grid, lens_table, truncation):
-        add_chunk = _compiled_add_chunk(kernel) if config.compile else functools.partial(_add_chunk, kernel)
+    for kernel, lens_pass, block_pass, pass_rows in _passes(config, execution, grid, lens_table, truncation):
+        add_chunk = _compiled_add_chunk(kernel) if execution.use_compile else functools.partial(_add_chunk, kernel)
         for start in range(0, len(lens_pass), pass_rows):
             lens_rows = _padded(lens_pass[start : start + pass_rows], n_lenses)
             block_rows = _padded(block_pass[start : start + pass_rows], 0)
@@ -528,7 +530,9 @@ def _field_components(config: AstrometricConfig, population: dict[str, np.ndarra
     return tuple(total.reshape(-1).numpy() for total in totals), power[:n_lenses].numpy()
 
 
-def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def signal_field_nested(
+    config: AstrometricConfig, population: dict[str, np.ndarray], execution: ExecutionConfig = ExecutionConfig()
+) -> tuple[np.ndarray, np.ndarray]:
     """Field of one population at every pixel centre of the nside grid, as 3-D vectors, NESTED order.
 
     Candidate (subhalo, block) pairs are split by the smallest x = b / r_s their pixels can have
@@ -539,10 +543,12 @@ def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndar
     Parameters
     ----------
     config : AstrometricConfig
-        Grid, truncation, field and engine options.
+        Grid, truncation and field.
     population : dict
         From :func:`lensbench.simulate.milky_way.sample_population` (``position`` [kpc],
         ``velocity`` relative to the Sun [km/s], ``rho_s`` [Msun/kpc^3], ``r_s`` [kpc]).
+    execution : ExecutionConfig
+        The engine's speed switches: ``compile``, ``block_nside``, ``chunk_pairs``.
 
     Returns
     -------
@@ -551,7 +557,7 @@ def signal_field_nested(config: AstrometricConfig, population: dict[str, np.ndar
     power : np.ndarray
         (n_subhalos,) sum over pixels of |field|^2 of each subhalo alone (its signal strength).
     """
-    components, power = _field_components(config, population)
+    components, power = _field_components(config, population, execution)
     return np.stack(components, axis=-1), power
 
 
@@ -595,12 +601,15 @@ def _ring_to_nest(nside: int) -> np.ndarray:
     return index
 
 
-def signal_map(config: AstrometricConfig, population: dict[str, np.ndarray]) -> np.ndarray:
+def signal_map(
+    config: AstrometricConfig, population: dict[str, np.ndarray], execution: ExecutionConfig = ExecutionConfig()
+) -> np.ndarray:
     """The field of one population at the nside grid, (2, npix) components (l, b), RING order.
 
-    Units: muas, muas/yr or muas/yr^2 for ``config.field`` deflection, velocity, acceleration.
+    Units: muas, muas/yr or muas/yr^2 for ``config.field`` deflection, velocity, acceleration;
+    ``execution`` holds the engine's speed switches (:func:`signal_field_nested`).
     """
-    components, _ = _field_components(config, population)
+    components, _ = _field_components(config, population, execution)
     return _ring_components(*components, config.nside)
 
 
@@ -636,7 +645,7 @@ def _top_subhalos(config: AstrometricConfig, population: dict[str, np.ndarray], 
 
 
 def simulate_signal(
-    config: AstrometricConfig, n: int, rng: np.random.Generator
+    config: AstrometricConfig, n: int, rng: np.random.Generator, *, execution: ExecutionConfig = ExecutionConfig()
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Simulate n signal maps, each from a new subhalo population, on the data grid.
 
@@ -648,6 +657,8 @@ def simulate_signal(
         Number of maps.
     rng : np.random.Generator
         Source of every random number (populations only; the maps are deterministic).
+    execution : ExecutionConfig
+        The map engine's speed switches (they do not change the maps beyond rounding).
 
     Returns
     -------
@@ -664,7 +675,7 @@ def simulate_signal(
     rows = []
     for index in range(n):
         population = sample_population(config.population, rng)
-        nested, power = signal_field_nested(config, population)
+        nested, power = signal_field_nested(config, population, execution)
         signal[index] = degrade_nested(config, nested)
         rows.append({"n_subhalos": len(power), **_top_subhalos(config, population, power)})
     params = {key: np.stack([np.asarray(row[key]) for row in rows]) for key in rows[0]} if rows else {}

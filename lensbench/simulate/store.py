@@ -8,9 +8,17 @@ Layout of a dataset folder::
     params_00000.npz         every drawn parameter, arrays with leading dimension n
     shard_00000.json         written last: marks the shard complete
 
+A signal folder (two-stage kinds: the survey-independent signal of the positive class) holds,
+per shard, ``signal_00000.npy`` (the signals of that dataset shard's positive examples, in
+order), ``signal_params_00000.npz`` and the same ``shard_00000.json`` marker.
+
 Each file is written atomically and a shard counts as done only once its ``shard_*.json`` exists,
 so a simulation killed half-way resumes at the first missing shard. Images are memory-mapped when
 read, so datasets larger than memory train fine.
+
+Every shard draws from its own generator, seeded by (seed, split, shard) only
+(:func:`shard_rng`, :func:`signal_rng`): shards can be simulated in any order, anywhere, and a
+figure can re-draw what a stored shard holds.
 """
 
 from __future__ import annotations
@@ -25,11 +33,28 @@ from torch.utils.data import Dataset
 from lensbench.io.atomic import npy_bytes, npz_bytes, write_atomic, write_json
 
 MANIFEST = "manifest.json"
+SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+"""Each split's number in the seeds of its shards."""
+
+
+def shard_rng(seed: int, split: str, shard: int) -> np.random.Generator:
+    """The generator of one dataset shard: independent of every other shard, split and seed."""
+    return np.random.default_rng([seed, SPLIT_CODES[split], shard])
+
+
+def signal_rng(seed: int, split: str, shard: int) -> np.random.Generator:
+    """The generator of one shard's signals, independent of the observation generator of that shard."""
+    return np.random.default_rng([seed, SPLIT_CODES[split], shard, 1])
 
 
 def shard_done(folder: Path, index: int) -> bool:
     """Whether shard ``index`` was written completely."""
     return (Path(folder) / f"shard_{index:05d}.json").is_file()
+
+
+def _mark_done(folder: Path, index: int, n: int) -> None:
+    """Write shard ``index``'s marker, last: from now on :func:`shard_done` is true."""
+    write_json(Path(folder) / f"shard_{index:05d}.json", {"index": index, "n": n})
 
 
 def write_shard(folder: Path, index: int, images: np.ndarray, labels: np.ndarray, params: dict[str, np.ndarray]) -> None:
@@ -48,7 +73,34 @@ def write_shard(folder: Path, index: int, images: np.ndarray, labels: np.ndarray
     write_atomic(folder / f"images_{index:05d}.npy", npy_bytes(images.astype(np.float32, copy=False)))
     write_atomic(folder / f"labels_{index:05d}.npy", npy_bytes(labels))
     write_atomic(folder / f"params_{index:05d}.npz", npz_bytes(params))
-    write_json(folder / f"shard_{index:05d}.json", {"index": index, "n": n})
+    _mark_done(folder, index, n)
+
+
+def write_signal_shard(folder: Path, index: int, signal: np.ndarray, params: dict[str, np.ndarray]) -> None:
+    """Write the signals of shard ``index`` atomically (its marker file last).
+
+    Parameters
+    ----------
+    signal : ndarray, shape (n, ...)
+        The survey-independent signals, e.g. (n, 2, npix) velocity maps [muas/yr].
+    params : dict of ndarray, each with leading dimension n
+    """
+    folder = Path(folder)
+    n = len(signal)
+    if any(len(v) != n for v in params.values()):
+        raise ValueError("the signals and every parameter array need the same leading dimension")
+    write_atomic(folder / f"signal_{index:05d}.npy", npy_bytes(signal))
+    write_atomic(folder / f"signal_params_{index:05d}.npz", npz_bytes(params))
+    _mark_done(folder, index, n)
+
+
+def load_signal(folder: Path, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The signals and parameters of shard ``index`` of a signal folder (:func:`write_signal_shard`)."""
+    folder = Path(folder)
+    signal = np.load(folder / f"signal_{index:05d}.npy")
+    with np.load(folder / f"signal_params_{index:05d}.npz", allow_pickle=False) as data:
+        params = {name: data[name] for name in data.files}
+    return signal, params
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:

@@ -33,6 +33,10 @@ One halo (``kind = "halo"``)
     the paper's; set ``halo_Rs`` to e.g. U(0.5, 5) for a halo whose scale radius lies in the stamp.
 No substructure (``kind = "none"``)
     No subhalo plane; every label is NaN and the count 0.
+
+Why one module of ~450 lines: the populations share the drawing conventions (explicit
+generator, the padded label schema :data:`POPULATION_KEYS`) that keep every class's labels
+aligned; their lensing physics lives in :mod:`lensbench.physics.cosmology`.
 """
 
 from __future__ import annotations
@@ -41,19 +45,17 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from astropy import constants, units
-from astropy.cosmology import FlatLambdaCDM
 
-from lensbench.physics.cosmology import concentration_scp14
+from lensbench.physics.cosmology import (
+    LensingDistances,
+    concentration_scp14,
+    nfw_angles,
+    nfw_projected_mass_fraction,
+    point_mass_einstein_radius,
+)
 from lensbench.simulate.priors import Prior
 from lensbench.simulate.scene import Subhalos
 
-ARCSEC = np.pi / (180.0 * 3600.0)
-"""One arcsec in radians."""
-C_KM_S = constants.c.to_value(units.km / units.s)
-"""Speed of light (km/s)."""
-G_OVER_C2_MPC_PER_MSUN = (constants.G * constants.M_sun / constants.c**2).to_value(units.Mpc)
-"""G M_sun / c^2 (Mpc)."""
 PAD_CENTER = 100.0
 """Centre (arcsec) given to padded, masked-out subhalos in a Scene: far outside any stamp."""
 
@@ -193,185 +195,6 @@ def _check_choice(problems: list[str], name: str, value, allowed: tuple[str, ...
 
 
 # --------------------------------------------------------------------------------------------
-# Cosmology and lens physics (vectorised over lenses)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LensingDistances:
-    """Distances of ``n`` lens systems (Mpc) and the densities that set lensing strength.
-
-    Parameters
-    ----------
-    z_lens : numpy.ndarray
-        Lens redshifts, (n,).
-    d_l, d_s, d_ls : numpy.ndarray
-        Observer-lens, observer-source and lens-source distances (Mpc), (n,).
-    rho_crit_lens : numpy.ndarray
-        Critical density of the universe at the lens (Msun / Mpc^3), (n,).
-    h : float
-        H0 / (100 km/s/Mpc).
-    """
-
-    z_lens: np.ndarray
-    d_l: np.ndarray
-    d_s: np.ndarray
-    d_ls: np.ndarray
-    rho_crit_lens: np.ndarray
-    h: float
-
-    @property
-    def sigma_crit(self) -> np.ndarray:
-        """Critical surface density c^2 D_s / (4 pi G D_l D_ls) (Msun / Mpc^2), (n,)."""
-        return self.d_s / (4.0 * np.pi * G_OVER_C2_MPC_PER_MSUN * self.d_l * self.d_ls)
-
-
-def lensing_distances(
-    z_lens, z_source, h0: float = 70.0, omega_m: float = 0.3, convention: str = "angular_diameter"
-) -> LensingDistances:
-    """Distances of lens systems in a flat LambdaCDM cosmology.
-
-    Parameters
-    ----------
-    z_lens, z_source : array_like
-        Redshifts, broadcast to (n,); every z_source must exceed its z_lens.
-    h0 : float
-        Hubble constant (km/s/Mpc).
-    omega_m : float
-        Matter density today.
-    convention : {"angular_diameter", "luminosity"}
-        ``"angular_diameter"``: D_l, D_s, D_ls as lensing needs them. ``"luminosity"``:
-        DeepLenseSim's ``mass_to_radius``, which uses luminosity distances and D_ls = D_s - D_l
-        (Einstein radii 0.71 x the angular-diameter ones at z_l = 0.5, z_s = 1; kept to reproduce
-        its images). The critical density always uses the lens redshift.
-
-    Returns
-    -------
-    LensingDistances
-    """
-    z_l, z_s = np.broadcast_arrays(np.asarray(z_lens, dtype=np.float64), np.asarray(z_source, dtype=np.float64))
-    if np.any(z_s <= z_l) or np.any(z_l <= 0):
-        raise ValueError("need 0 < z_lens < z_source for every lens")
-    cosmology = FlatLambdaCDM(H0=h0, Om0=omega_m)
-    if convention == "angular_diameter":
-        d_l = cosmology.angular_diameter_distance(z_l).to_value(units.Mpc)
-        d_s = cosmology.angular_diameter_distance(z_s).to_value(units.Mpc)
-        d_ls = cosmology.angular_diameter_distance(z_l, z_s).to_value(units.Mpc)
-    elif convention == "luminosity":
-        d_l = cosmology.luminosity_distance(z_l).to_value(units.Mpc)
-        d_s = cosmology.luminosity_distance(z_s).to_value(units.Mpc)
-        d_ls = d_s - d_l
-    else:
-        raise ValueError(f"unknown distance convention '{convention}'; one of: angular_diameter, luminosity")
-    rho_crit = cosmology.critical_density(z_l).to_value(units.M_sun / units.Mpc**3)
-    return LensingDistances(z_l, np.atleast_1d(d_l), np.atleast_1d(d_s), np.atleast_1d(d_ls),
-                            np.atleast_1d(rho_crit), h0 / 100.0)
-
-
-def point_mass_einstein_radius(mass, distances: LensingDistances) -> np.ndarray:
-    """Einstein radius of a point mass, theta_E = sqrt(4 G M / c^2 D_ls / (D_l D_s)) (arcsec).
-
-    Schneider, Ehlers & Falco (1992) eq. 2.11 ff.; DeepLenseSim ``mass_to_radius``.
-
-    Parameters
-    ----------
-    mass : array_like
-        Mass (Msun), broadcastable against (n,) or (n, K) with the lens axis first.
-    distances : LensingDistances
-        Distances of the n lenses.
-    """
-    mass = np.asarray(mass, dtype=np.float64)
-    ratio = distances.d_ls / (distances.d_l * distances.d_s)
-    ratio = ratio.reshape(ratio.shape + (1,) * (mass.ndim - 1)) if mass.ndim > 1 else ratio
-    return np.sqrt(4.0 * G_OVER_C2_MPC_PER_MSUN * mass * ratio) / ARCSEC
-
-
-def sis_einstein_radius(sigma_v, distances: LensingDistances) -> np.ndarray:
-    """Einstein radius of a singular isothermal sphere, theta_E = 4 pi (sigma_v/c)^2 D_ls/D_s (arcsec).
-
-    Brehmer+19 Sec. 2.1 (host SIS); Schneider, Kochanek & Wambsganss (2006) eq. 1.43.
-
-    Parameters
-    ----------
-    sigma_v : array_like
-        Velocity dispersion (km/s), (n,).
-    distances : LensingDistances
-    """
-    sigma_v = np.asarray(sigma_v, dtype=np.float64)
-    return 4.0 * np.pi * (sigma_v / C_KM_S) ** 2 * distances.d_ls / distances.d_s / ARCSEC
-
-
-def host_m200_from_sigma_v(sigma_v) -> np.ndarray:
-    """Host halo M200 from its velocity dispersion, log10(M200 / 1e12 Msun) = 0.09 + 3.48 log10(sigma_v / 100 km/s).
-
-    Zahid et al. 2018 (arXiv:1804.04492) eq. 11, as Brehmer+19 use it (Msun; sigma_v in km/s).
-    """
-    sigma_v = np.asarray(sigma_v, dtype=np.float64)
-    return 1e12 * 10.0 ** (0.09 + 3.48 * np.log10(sigma_v / 100.0))
-
-
-def _nfw_mass_function(c) -> np.ndarray:
-    """m(c) = ln(1 + c) - c / (1 + c): M200 / (4 pi rho_s r_s^3) (Navarro, Frenk & White 1997)."""
-    return np.log1p(c) - c / (1.0 + c)
-
-
-def nfw_angles(m200, concentration, distances: LensingDistances) -> tuple[np.ndarray, np.ndarray]:
-    """lenstronomy's NFW angles (Rs, alpha_Rs) of halos of mass M200 and concentration c200.
-
-    r200 = (3 M200 / (800 pi rho_crit(z_l)))^(1/3), r_s = r200 / c, rho_s = 200/3 rho_crit c^3 / m(c)
-    (NFW 1997 eqs. 1-2), alpha_Rs = 4 rho_s r_s^2 (1 + ln 1/2) / Sigma_crit / D_l (Golse & Kneib
-    2002 eq. 13 at x = 1), the same as lenstronomy's ``LensCosmo.nfw_physical2angle``.
-
-    Parameters
-    ----------
-    m200 : array_like
-        Masses (Msun), (n,) or (n, K) with the lens axis first.
-    concentration : array_like
-        c200, same shape as ``m200``.
-    distances : LensingDistances
-
-    Returns
-    -------
-    Rs, alpha_Rs : numpy.ndarray
-        Scale radius and deflection at the scale radius (arcsec).
-    """
-    m200 = np.asarray(m200, dtype=np.float64)
-    c = np.asarray(concentration, dtype=np.float64)
-    expand = (slice(None),) + (None,) * (m200.ndim - 1)
-    rho_crit = distances.rho_crit_lens[expand]
-    d_l = distances.d_l[expand]
-    r200 = (3.0 * m200 / (800.0 * np.pi * rho_crit)) ** (1.0 / 3.0)
-    r_s = r200 / c
-    rho_s = 200.0 / 3.0 * rho_crit * c**3 / _nfw_mass_function(c)
-    alpha = 4.0 * rho_s * r_s**2 * (1.0 + np.log(0.5)) / distances.sigma_crit[expand] / d_l
-    return r_s / d_l / ARCSEC, alpha / ARCSEC
-
-
-def nfw_projected_mass_fraction(radius, m200, concentration, distances: LensingDistances) -> np.ndarray:
-    """Fraction of an NFW halo's M200 inside a projected (cylinder) radius: h(x) / m(c), x = R / r_s.
-
-    h(x) = ln(x/2) + arccosh(1/x) / sqrt(1 - x^2) for x < 1 (arccos(1/x)/sqrt(x^2 - 1) above; 1 +
-    ln(1/2) at x = 1): Bartelmann 1996 eq. 11 / Golse & Kneib 2002 eq. 10. Brehmer+19 use it for
-    the share of the host's subhalos inside the lensing region of interest.
-
-    Parameters
-    ----------
-    radius : array_like
-        Projected radius (arcsec), (n,).
-    m200, concentration : array_like
-        Host M200 (Msun) and c200, (n,).
-    distances : LensingDistances
-    """
-    rs_arcsec, _ = nfw_angles(m200, concentration, distances)
-    x = np.asarray(radius, dtype=np.float64) / rs_arcsec
-    below = np.arccosh(1.0 / np.clip(x, 1e-300, 1.0)) / np.sqrt(np.clip(1.0 - x**2, 1e-300, None))
-    above = np.arccos(1.0 / np.clip(x, 1.0, None)) / np.sqrt(np.clip(x**2 - 1.0, 1e-300, None))
-    at_one = np.isclose(x, 1.0, rtol=1e-6, atol=0.0)
-    h_of_x = np.where(at_one, 1.0 + np.log(0.5), np.log(x / 2.0) + np.where(x < 1.0, below, above))
-    return h_of_x / _nfw_mass_function(np.asarray(concentration, dtype=np.float64))
-
-
-# --------------------------------------------------------------------------------------------
 # Sampling
 # --------------------------------------------------------------------------------------------
 
@@ -458,7 +281,7 @@ class HostLenses:
     distances : LensingDistances
         Distances of the systems (angular-diameter, for NFW subhalos).
     einstein_distances : LensingDistances
-        Distances used for point-mass Einstein radii (see :func:`lensing_distances`).
+        Distances used for point-mass Einstein radii (see :func:`lensbench.physics.cosmology.lensing_distances`).
     """
 
     theta_E: np.ndarray
@@ -581,22 +404,16 @@ def _draw_cdm(config: PopulationConfig, hosts: HostLenses, rng, max_count) -> Po
                "subhalo_x": pad_ragged(x, counts, max_count), "subhalo_y": pad_ragged(y, counts, max_count)}
     if config.profile == "nfw":
         concentration = concentration_scp14(masses, hosts.distances.h)
-        rs, alpha_rs = nfw_angles(masses, concentration, _select(hosts.distances, owner))
+        rs, alpha_rs = nfw_angles(masses, concentration, hosts.distances.select(owner))
         plane = _plane("nfw", {"Rs": rs, "alpha_Rs": alpha_rs, "center_x": x, "center_y": y}, counts)
         labels |= {"subhalo_concentration": pad_ragged(concentration, counts, max_count),
                    "subhalo_Rs": pad_ragged(rs, counts, max_count),
                    "subhalo_alpha_Rs": pad_ragged(alpha_rs, counts, max_count)}
     else:
-        theta_e = point_mass_einstein_radius(masses, _select(hosts.einstein_distances, owner))
+        theta_e = point_mass_einstein_radius(masses, hosts.einstein_distances.select(owner))
         plane = _plane("point_mass", {"theta_E": theta_e, "center_x": x, "center_y": y}, counts)
         labels["subhalo_theta_E"] = pad_ragged(theta_e, counts, max_count)
     return PopulationDraw((plane,) if owner.size else (), labels)
-
-
-def _select(distances: LensingDistances, idx: np.ndarray) -> LensingDistances:
-    """The distances of lenses ``idx`` (one entry per subhalo, to vectorise over subhalos)."""
-    return LensingDistances(distances.z_lens[idx], distances.d_l[idx], distances.d_s[idx],
-                            distances.d_ls[idx], distances.rho_crit_lens[idx], distances.h)
 
 
 def vortex_length(axion_mass, length_at_1e22: float = 0.06) -> np.ndarray:

@@ -5,28 +5,22 @@ not depend on the quasar survey), this step simulates the signal of each shard's
 examples once; every survey scenario's ``simulate`` step then observes the same signals. Its
 cache key holds no survey settings, so a grid over five scenarios simulates the signal once.
 
-Shard ``i`` here holds the signals of the positive-class examples of ``simulate`` shard ``i``:
-``signal_00000.npy`` and ``signal_params_00000.npz``, marker ``shard_00000.json`` last.
+Shard ``i`` here holds the signals of the positive-class examples of ``simulate`` shard ``i``,
+stored by :func:`lensbench.simulate.store.write_signal_shard` (read them with
+:func:`lensbench.simulate.store.load_signal`).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from lensbench.io.atomic import npy_bytes, npz_bytes, write_atomic, write_json
-from lensbench.execution import run_tasks
+from lensbench.execution import ExecutionConfig, run_tasks
 from lensbench.simulate.register import SIMULATION_KINDS
-from lensbench.simulate.store import shard_done
-from lensbench.steps import STEP_KINDS, StepContext
-from lensbench.steps.simulate import SPLIT_CODES, SimulateStep, positive_count
-
-
-def signal_rng(seed: int, split: str, shard: int) -> np.random.Generator:
-    """Generator of one shard's signals, independent of the observation generator of that shard."""
-    return np.random.default_rng([seed, SPLIT_CODES[split], shard, 1])
+from lensbench.simulate.store import shard_done, signal_rng, write_signal_shard
+from lensbench.steps.base import STEP_KINDS, StepContext
+from lensbench.steps.simulate import SimulateStep, positive_count
 
 
 @STEP_KINDS.register("signal")
@@ -57,29 +51,20 @@ class SignalStep:
             ctx.log.info("shard %d: %d signals", shard, count)
             bar.update(count)
 
-        execution = ctx.extra["execution"]
-        tasks = [(p, shard, count, ctx.work) for shard, count in enumerate(counts) if not shard_done(ctx.work, shard)]
+        execution = ctx.extra["execution"]  # where and how fast shards run does not change their bytes: not in the key
+        tasks = [(p, shard, count, ctx.work, execution) for shard, count in enumerate(counts)
+                 if not shard_done(ctx.work, shard)]
         # one thread: the signal engine's compiled kernel ran 6x slower with two threads than with one,
         # even on an idle 2-core machine; use [execution] workers to occupy more cores
-        run_tasks(signal_shard, tasks, backend=execution.backend, workers=execution.workers,
-                  address=execution.address, on_done=done, threads=1)
+        run_tasks(signal_shard, tasks, execution, on_done=done, threads=1)
         bar.close()
         return {"n": sum(counts), "shards": n_shards}
 
 
-def signal_shard(p: dict, shard: int, count: int, work) -> tuple[int, int]:
+def signal_shard(p: dict, shard: int, count: int, work, execution: ExecutionConfig) -> tuple[int, int]:
     """Simulate and write the ``count`` signals of shard ``shard`` (any process may run it)."""
     kind = SIMULATION_KINDS.get(p["kind"])
-    signal, params = kind.simulate_signal(p["simulation"], count, signal_rng(p["seed"], p["split"], shard))
-    write_atomic(work / f"signal_{shard:05d}.npy", npy_bytes(signal))
-    write_atomic(work / f"signal_params_{shard:05d}.npz", npz_bytes(params))
-    write_json(work / f"shard_{shard:05d}.json", {"index": shard, "n": count})
+    rng = signal_rng(p["seed"], p["split"], shard)
+    signal, params = kind.simulate_signal(p["simulation"], count, rng, execution=execution)
+    write_signal_shard(work, shard, signal, params)
     return shard, count
-
-
-def load_signal(folder, shard: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The signals and parameters of one shard written by :class:`SignalStep`."""
-    signal = np.load(folder / f"signal_{shard:05d}.npy")
-    with np.load(folder / f"signal_params_{shard:05d}.npz", allow_pickle=False) as data:
-        params = {name: data[name] for name in data.files}
-    return signal, params

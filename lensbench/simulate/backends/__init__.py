@@ -1,4 +1,4 @@
-"""Interchangeable strong-lensing renderers: ``(scene, observation) -> (n, npix, npix)`` images.
+"""Interchangeable strong-lensing renderers: ``(scene, observation, *, compile) -> (n, npix, npix)`` images.
 
 ``RENDERERS.get("torch")`` is the batched torch renderer (float32, CPU, compiled by default);
 ``RENDERERS.get("lenstronomy")`` builds one lenstronomy ``ImageModel`` per system (the reference).
@@ -14,9 +14,9 @@ import numpy as np
 from lensbench.registry import Registry
 from lensbench.simulate.backends.lenstronomy_renderer import render_lenstronomy
 from lensbench.simulate.backends.torch_renderer import render_torch
-from lensbench.simulate.scene import Observation, Scene
 
-Renderer = Callable[[Scene, Observation], np.ndarray]
+Renderer = Callable[..., np.ndarray]
+"""``renderer(scene, observation, *, compile: bool) -> images``; ``compile`` is ``[execution] compile``."""
 
 RENDERERS: Registry[Renderer] = Registry("renderer")
 RENDERERS.register("torch")(render_torch)

@@ -32,7 +32,7 @@ def _lenstronomy_data_and_psf(observation: Observation):
     return data, psf
 
 
-def render_lenstronomy(scene: Scene, observation: Observation) -> np.ndarray:
+def render_lenstronomy(scene: Scene, observation: Observation, *, compile: bool = False) -> np.ndarray:
     """Noiseless, PSF-convolved images of every system in ``scene`` with lenstronomy.
 
     Parameters
@@ -41,6 +41,9 @@ def render_lenstronomy(scene: Scene, observation: Observation) -> np.ndarray:
         ``n`` lens systems.
     observation : Observation
         Pixel grid and PSF.
+    compile : bool
+        Ignored (lenstronomy renders with numpy); every renderer takes it, so the simulators call
+        them alike.
 
     Returns
     -------

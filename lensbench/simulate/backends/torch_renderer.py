@@ -8,8 +8,8 @@ counts/s/arcsec^2 times the pixel area, as lenstronomy's ``ImageModel.image``).
 
 On CPU, ``torch.compile`` fuses the elementwise work and is what makes torch beat lenstronomy
 (NOTES.md: 0.30 vs 0.74 ms/image eager for 25 NFW subhalos). One compiled function is kept per
-scene layout (which profiles are present, grid and PSF); set ``LENSBENCH_NO_COMPILE=1`` or pass
-``compile=False`` to run eagerly. If compilation fails the renderer warns and runs eagerly.
+scene layout (which profiles are present, grid and PSF); pass ``compile=False`` (the simulators
+pass ``[execution] compile``) to run eagerly. If compilation fails the renderer warns and runs eagerly.
 Shapes are static: every chunk has the same size (the last one is padded), but a new number of
 subhalos per plane, a batch smaller than one chunk or a new dtype compiles again (2-3 s idle,
 10-60 s on a loaded machine), and torch._dynamo stops recompiling after its cache limit (8 by
@@ -18,7 +18,6 @@ default) and runs eagerly. Keep the padded subhalo count and the batch size stab
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -27,10 +26,7 @@ import numpy as np
 import torch
 
 from lensbench.physics import light, optics, profiles
-from lensbench.simulate.scene import LENS_KEYS, SERSIC_KEYS, SHEAR_KEYS, SUBHALO_KEYS, Observation, Scene
-
-NO_COMPILE_ENV = "LENSBENCH_NO_COMPILE"
-"""Environment variable; ``1`` (or ``true``/``yes``) disables torch.compile."""
+from lensbench.simulate.scene import LENS_PROFILES, SERSIC_KEYS, SHEAR_KEYS, SUBHALO_KEYS, Observation, Scene
 
 ELEMENT_BUDGET = 1 << 22
 """Most elements of one (batch x subhalo x sub-pixel) tensor per chunk (16 MiB in float32)."""
@@ -107,7 +103,7 @@ def scene_tensors(scene: Scene, observation: Observation, *, dtype=torch.float32
 
     source_keys = ("center_x", "center_y") if scene.source_image is not None else SERSIC_KEYS
     out = {
-        "lens": table(scene.lens, LENS_KEYS[scene.lens_profile]),
+        "lens": table(scene.lens, LENS_PROFILES.get(scene.lens_profile).keys),
         "source": table(scene.source, source_keys),
         "subhalos": [
             {"params": table(plane.params, SUBHALO_KEYS[plane.profile]), "mask": torch.as_tensor(plane.mask, device=device)}
@@ -176,11 +172,6 @@ def render_tensors(tensors: dict, layout: RenderLayout) -> torch.Tensor:
     return optics.apply_psf(flux, layout.pixel_scale, layout.psf_fwhm, tensors.get("psf_kernel"))
 
 
-def compile_disabled() -> bool:
-    """True when ``LENSBENCH_NO_COMPILE`` asks for eager execution."""
-    return os.environ.get(NO_COMPILE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 _COMPILED: dict[RenderLayout, Callable] = {}
 _COMPILE_FAILED: set[RenderLayout] = set()
 
@@ -221,7 +212,7 @@ def render_torch(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     batch_size: int = 256,
-    compile: bool | None = None,
+    compile: bool = True,
 ) -> np.ndarray:
     """Noiseless, PSF-convolved images of every system in ``scene``, batched in torch.
 
@@ -237,21 +228,20 @@ def render_torch(
         ``"cpu"``, ``"cuda"``, ...
     batch_size : int
         Most systems rendered at once (fewer when many subhalos would exceed the memory budget).
-    compile : bool, optional
-        Use torch.compile; default: yes, unless ``LENSBENCH_NO_COMPILE`` is set.
+    compile : bool
+        Use torch.compile (one compiled function per scene layout); False renders eagerly.
 
     Returns
     -------
     numpy.ndarray
         ``(n, npix, npix)`` float64, counts/s per pixel; row 0 is the lowest y.
     """
-    use_compile = (not compile_disabled()) if compile is None else bool(compile)
     layout = RenderLayout.of(scene, observation, dtype)
     images = np.zeros((scene.n, observation.npix, observation.npix))
     if scene.n == 0:
         return images
-    chunk = _chunk_size(scene, observation, batch_size, fixed=use_compile)
-    render = _renderer_for(layout, use_compile)
+    chunk = _chunk_size(scene, observation, batch_size, fixed=compile)
+    render = _renderer_for(layout, compile)
     for start in range(0, scene.n, chunk):
         idx = _padded_indices(start, chunk, scene.n)
         tensors = scene_tensors(scene.subset(idx), observation, dtype=dtype, device=device)
