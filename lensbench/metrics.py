@@ -10,11 +10,15 @@ is the mean of (p - y)^2 (Brier 1950, eq. 1); the expected calibration error is
 sum_b (n_b / N) |o_b - p_b| over equal-width bins of the positive-class probability (Naeini,
 Cooper & Hauskrecht 2015, "ECE"); Wilson and Clopper-Pearson intervals for a binomial proportion
 come from :func:`scipy.stats.binomtest`.
+
+:data:`METRICS` names the metrics a spec may request; each entry says what it is computed from,
+its report label and whether it is a number or a curve, so :mod:`lensbench.evaluation` and the
+report need no list of their own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -77,19 +81,6 @@ def youden_threshold(y_true, prob_positive) -> float:
     return float(curve["thresholds"][int(np.argmax(j))])
 
 
-def _scores_at(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
-    predicted = (p >= threshold).astype(np.int64)
-    confusion = skm.confusion_matrix(y, predicted, labels=[0, 1])
-    return {
-        "threshold": float(threshold),
-        "accuracy": float(skm.accuracy_score(y, predicted)),
-        "precision": float(skm.precision_score(y, predicted, zero_division=0)),
-        "recall": float(skm.recall_score(y, predicted, zero_division=0)),
-        "f1": float(skm.f1_score(y, predicted, zero_division=0)),
-        "confusion": confusion.tolist(),
-    }
-
-
 def _bin_index(p: np.ndarray, n_bins: int) -> np.ndarray:
     """Equal-width bin of each probability: [k/n, (k+1)/n), the last bin closed at 1."""
     return np.clip(np.floor(p * n_bins).astype(np.int64), 0, n_bins - 1)
@@ -136,27 +127,45 @@ def brier(y_true, prob_positive) -> float:
     return float(np.mean((p - y) ** 2))
 
 
-def classification_metrics(y_true, prob_positive, *, n_bins: int = 10) -> dict:
-    """Binary summary of a classifier's positive-class probabilities.
+# ----- scores of predicted classes ------------------------------------------------------------
 
-    Returns
-    -------
-    dict
-        ``n``, ``n_positive``, ``auc``, ``brier``, ``ece`` (with ``n_bins``), and
-        ``at_half`` / ``at_youden``: threshold, accuracy, precision, recall, F1 and the
-        confusion matrix [[TN, FP], [FN, TP]] at probability 0.5 and at the Youden threshold.
-    """
-    y, p = _binary_inputs(y_true, prob_positive)
-    _both_classes(y, "AUC and the Youden threshold")
-    return {
-        "n": int(y.size),
-        "n_positive": int(y.sum()),
-        "auc": auc(y, p),
-        "brier": brier(y, p),
-        "ece": expected_calibration_error(y, p, n_bins),
-        "at_half": _scores_at(y, p, HALF),
-        "at_youden": _scores_at(y, p, youden_threshold(y, p)),
-    }
+
+def accuracy(y_true, predicted, n_classes: int) -> float:
+    """Fraction of samples whose predicted class is the true one (``n_classes``, which every
+    "predicted_class" metric takes, is not needed)."""
+    return float(skm.accuracy_score(y_true, predicted))
+
+
+def _label_score(score: Callable) -> Callable[..., float]:
+    """An sklearn label score: of the positive class 1 for two classes, the macro mean otherwise."""
+
+    def compute(y_true, predicted, n_classes: int) -> float:
+        average = "binary" if n_classes == 2 else "macro"
+        return float(score(y_true, predicted, average=average, zero_division=0))
+
+    return compute
+
+
+def confusion(y_true, predicted, n_classes: int) -> list[list[int]]:
+    """Confusion matrix, rows the true class and columns the predicted one ([[TN, FP], [FN, TP]])."""
+    return skm.confusion_matrix(y_true, predicted, labels=list(range(n_classes))).tolist()
+
+
+# ----- curves as results.json stores them -----------------------------------------------------
+
+
+def roc_curve(y_true, score) -> dict:
+    """``fpr``, ``tpr`` and ``thresholds`` of :func:`roc` (its ``auc`` is a metric of its own)."""
+    curve = roc(y_true, score)
+    return {key: curve[key] for key in ("fpr", "tpr", "thresholds")}
+
+
+def reliability_curve(y_true, prob, n_bins: int = 10) -> dict:
+    """:func:`reliability` per bin: ``bin_centres``, ``observed`` (frequency of positives),
+    ``predicted`` (mean probability) and ``counts``."""
+    table = reliability(y_true, prob, n_bins)
+    return {"bin_centres": table["bin_centres"], "observed": table["observed_frequency"],
+            "predicted": table["mean_predicted"], "counts": table["counts"]}
 
 
 def _multiclass_inputs(y_true, probs) -> tuple[np.ndarray, np.ndarray]:
@@ -185,15 +194,8 @@ def macro_auc(y_true, probs) -> float:
     return float(np.mean(one_vs_rest_auc(y_true, probs)))
 
 
-def regression_metrics(y_true, y_pred, names) -> dict:
-    """Per-parameter errors of regressed parameters, in the parameters' own units.
-
-    Returns
-    -------
-    dict
-        ``mse``, ``rmse``, ``mae``, ``bias`` (mean of prediction - truth) and ``r2``
-        (1 - SS_res / SS_tot), each a dict {parameter name: float}.
-    """
+def _regression_inputs(y_true, y_pred, names) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(truth, prediction) as float64 (N, parameters) arrays and the parameter names."""
     truth = np.asarray(y_true, dtype=np.float64)
     predicted = np.asarray(y_pred, dtype=np.float64)
     truth = truth.reshape(truth.shape[0], -1)
@@ -201,15 +203,18 @@ def regression_metrics(y_true, y_pred, names) -> dict:
     names = list(names)
     if truth.shape != predicted.shape or truth.shape[1] != len(names):
         raise ValueError(f"y_true {truth.shape}, y_pred {predicted.shape} and {len(names)} names do not agree")
-    error = predicted - truth
-    mse = np.mean(error**2, axis=0)
-    r2 = skm.r2_score(truth, predicted, multioutput="raw_values")
+    return truth, predicted, names
 
-    def by_name(values):
-        return {name: float(v) for name, v in zip(names, values)}
 
-    return {"mse": by_name(mse), "rmse": by_name(np.sqrt(mse)), "mae": by_name(np.mean(np.abs(error), axis=0)),
-            "bias": by_name(np.mean(error, axis=0)), "r2": by_name(r2)}
+def _per_parameter(error: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., dict]:
+    """A regression metric ``compute(y_true, y_pred, names) -> {name: float}`` from
+    ``error(truth, predicted) -> (parameters,)``, in the parameters' own units."""
+
+    def compute(y_true, y_pred, names) -> dict[str, float]:
+        truth, predicted, names = _regression_inputs(y_true, y_pred, names)
+        return {name: float(value) for name, value in zip(names, error(truth, predicted))}
+
+    return compute
 
 
 def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "wilson") -> tuple[float, float]:
@@ -223,6 +228,9 @@ def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "w
 
 # ----- named metrics a spec can ask for -------------------------------------------------------
 
+NEEDS = ("positive_probability", "probabilities", "predicted_class", "regression_outputs")
+"""What a metric is computed from; see :class:`Metric`."""
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -232,98 +240,130 @@ class Metric:
     ----------
     task : str
         "classify" or "regress".
+    needs : str
+        What ``compute`` takes after the true labels ``y_true`` (N,):
+
+        - "positive_probability": the positive-class probability (N,); two classes only.
+        - "probabilities": the class probabilities (N, classes).
+        - "predicted_class": the predicted class (N,) and the number of classes. Two classes are
+          scored at probability 0.5 and at the Youden threshold (key ``<name>_youden``), more
+          classes at the most probable class.
+        - "regression_outputs": outputs (N, parameters) in label units and the parameter names.
     compute : callable
-        ``compute(y_true, outputs, **options)``; ``outputs`` is what :func:`lensbench.train.predict`
-        returns: probabilities (N, classes) for "classify", raw outputs (N, parameters) for "regress".
-    options : dict
-        Accepted options and their defaults.
+        ``compute(y_true, inputs, *extra, **options)`` -> a JSON-ready value.
+    label : str or None
+        Label in the report's headline table; for "predicted_class" without the threshold
+        (see :func:`metric_label`). None for a value that is not a headline number.
+    curve : str or None
+        Key under ``results["curves"]`` for a curve; None for a value under ``results["metrics"]``.
+    always : bool
+        Computed in every evaluation it fits, whether the spec asks for it or not.
+    options : tuple of str
+        Keyword options ``compute`` accepts (e.g. ``n_bins``).
     """
 
     task: str
+    needs: str
     compute: Callable[..., Any]
-    options: dict = field(default_factory=dict)
+    label: str | None = None
+    curve: str | None = None
+    always: bool = False
+    options: tuple[str, ...] = ()
 
-
-def _positive_probability(outputs, metric: str) -> np.ndarray:
-    """Positive-class column of (N, 2) probabilities, or 1-D positive probabilities as given."""
-    p = np.asarray(outputs, dtype=np.float64)
-    if p.ndim == 1:
-        return p
-    if p.ndim == 2 and p.shape[1] == 2:
-        return p[:, 1]
-    raise ValueError(f"metric '{metric}' needs two classes, got outputs of shape {p.shape}; "
-                     "use 'macro_auc' for more classes")
-
-
-def _predicted_labels(outputs) -> np.ndarray:
-    """Class at probability >= 0.5 for two classes, the most probable class otherwise."""
-    p = np.asarray(outputs, dtype=np.float64)
-    if p.ndim == 1 or p.shape[1] == 2:
-        return (_positive_probability(p, "labels") >= HALF).astype(np.int64)
-    return p.argmax(axis=1)
-
-
-def _label_score(score: Callable, **averaging):
-    """Wrap an sklearn label metric: binary (positive class 1) for two classes, macro otherwise."""
-
-    def compute(y_true, outputs):
-        predicted = _predicted_labels(outputs)
-        binary = np.asarray(outputs).ndim == 1 or np.asarray(outputs).shape[1] == 2
-        average = "binary" if binary else "macro"
-        return float(score(np.asarray(y_true), predicted, average=average, **averaging))
-
-    return compute
-
-
-def _confusion(y_true, outputs) -> list[list[int]]:
-    p = np.asarray(outputs)
-    classes = 2 if p.ndim == 1 else p.shape[1]
-    return skm.confusion_matrix(np.asarray(y_true), _predicted_labels(outputs), labels=list(range(classes))).tolist()
-
-
-def _default_names(outputs) -> list[str]:
-    p = np.asarray(outputs)
-    return [f"output_{i}" for i in range(1 if p.ndim == 1 else p.shape[1])]
+    def __post_init__(self):
+        if self.task not in ("classify", "regress"):
+            raise ValueError(f"a metric's task is 'classify' or 'regress', not '{self.task}'")
+        if self.needs not in NEEDS:
+            raise ValueError(f"a metric needs one of: {', '.join(NEEDS)}; got '{self.needs}'")
 
 
 METRICS: Registry[Metric] = Registry("metric")
 for _name, _metric in {
-    "auc": Metric("classify", lambda y, out: auc(y, _positive_probability(out, "auc"))),
-    "roc": Metric("classify", lambda y, out: roc(y, _positive_probability(out, "roc"))),
-    "accuracy": Metric("classify", lambda y, out: float(skm.accuracy_score(np.asarray(y), _predicted_labels(out)))),
-    "precision": Metric("classify", _label_score(skm.precision_score, zero_division=0)),
-    "recall": Metric("classify", _label_score(skm.recall_score, zero_division=0)),
-    "f1": Metric("classify", _label_score(skm.f1_score, zero_division=0)),
-    "confusion": Metric("classify", _confusion),
-    "calibration": Metric("classify", lambda y, out, n_bins=10: reliability(
-        y, _positive_probability(out, "calibration"), n_bins), {"n_bins": 10}),
-    "brier": Metric("classify", lambda y, out: brier(y, _positive_probability(out, "brier"))),
-    "ece": Metric("classify", lambda y, out, n_bins=10: expected_calibration_error(
-        y, _positive_probability(out, "ece"), n_bins), {"n_bins": 10}),
-    "macro_auc": Metric("classify", macro_auc),
-    "mse": Metric("regress", lambda y, out, names=None: regression_metrics(
-        y, out, names or _default_names(out))["mse"], {"names": None}),
-    "r2": Metric("regress", lambda y, out, names=None: regression_metrics(
-        y, out, names or _default_names(out))["r2"], {"names": None}),
+    "auc": Metric("classify", "positive_probability", auc, label="AUC", always=True),
+    "brier": Metric("classify", "positive_probability", brier, label="Brier score", always=True),
+    "ece": Metric("classify", "positive_probability", expected_calibration_error, label="ECE", always=True,
+                  options=("n_bins",)),
+    "roc": Metric("classify", "positive_probability", roc_curve, curve="roc"),
+    "calibration": Metric("classify", "positive_probability", reliability_curve, curve="reliability",
+                          options=("n_bins",)),
+    "macro_auc": Metric("classify", "probabilities", macro_auc, label="macro AUC"),
+    "accuracy": Metric("classify", "predicted_class", accuracy, label="accuracy"),
+    "precision": Metric("classify", "predicted_class", _label_score(skm.precision_score), label="precision"),
+    "recall": Metric("classify", "predicted_class", _label_score(skm.recall_score), label="recall"),
+    "f1": Metric("classify", "predicted_class", _label_score(skm.f1_score), label="F1"),
+    "confusion": Metric("classify", "predicted_class", confusion),
+    "mse": Metric("regress", "regression_outputs", _per_parameter(lambda t, p: np.mean((p - t) ** 2, axis=0))),
+    "rmse": Metric("regress", "regression_outputs",
+                   _per_parameter(lambda t, p: np.sqrt(np.mean((p - t) ** 2, axis=0)))),
+    "mae": Metric("regress", "regression_outputs", _per_parameter(lambda t, p: np.mean(np.abs(p - t), axis=0))),
+    "bias": Metric("regress", "regression_outputs", _per_parameter(lambda t, p: np.mean(p - t, axis=0))),
+    "r2": Metric("regress", "regression_outputs",
+                 _per_parameter(lambda t, p: skm.r2_score(t, p, multioutput="raw_values"))),
 }.items():
     METRICS.register(_name)(_metric)
 
 
-def compute_metrics(requested, y_true, outputs, *, task: str, **options) -> dict:
-    """Evaluate the named metrics, passing each only the options it accepts.
+def task_metrics(task: str) -> list[str]:
+    """Names of the registered metrics of ``task``, in registration order."""
+    return [name for name in METRICS.in_registration_order() if METRICS.get(name).task == task]
+
+
+def regression_metrics(y_true, y_pred, names) -> dict:
+    """Every registered regression metric of regressed parameters, in their own units.
+
+    Returns
+    -------
+    dict
+        ``mse``, ``rmse``, ``mae``, ``bias`` (mean of prediction - truth) and ``r2``
+        (1 - SS_res / SS_tot), each a dict {parameter name: float}, then any registered later.
+    """
+    return {name: METRICS.get(name).compute(y_true, y_pred, names) for name in task_metrics("regress")}
+
+
+# ----- labels of the report's headline table --------------------------------------------------
+
+YOUDEN_SUFFIX = "_youden"
+"""Suffix of a "predicted_class" metric's key when scored at the Youden threshold."""
+
+HEADLINE_ORDER = ("auc", "accuracy", "precision", "recall", "f1", "accuracy_youden", "f1_youden", "ece", "brier",
+                  "macro_auc")
+"""Keys of ``results["metrics"]`` in the built-in metrics' order of the report's headline table."""
+
+
+def headline_metrics() -> tuple[str, ...]:
+    """Keys of the headline table in order: :data:`HEADLINE_ORDER`, then every other registered
+    metric with a label, in registration order."""
+    labelled = [name for name in METRICS.in_registration_order() if METRICS.get(name).label is not None]
+    return HEADLINE_ORDER + tuple(name for name in labelled if name not in HEADLINE_ORDER)
+
+
+def metric_label(key: str, *, binary: bool = True) -> str:
+    """The report label of a key of ``results["metrics"]``.
+
+    Parameters
+    ----------
+    key : str
+        A metric name, or ``<name>_youden`` for a "predicted_class" metric at the Youden threshold.
+    binary : bool
+        Whether the classifier has two classes: its "predicted_class" metrics read
+        "accuracy (0.5)" or "accuracy (Youden)", those of more classes
+        "accuracy (most probable class)".
 
     Raises
     ------
     KeyError
-        For an unknown metric name (message lists the known ones).
+        For a key that names no registered metric (message lists the metrics).
     ValueError
-        For a metric of another task.
+        For a metric without a label (a curve, the confusion matrix, a regression metric).
     """
-    results = {}
-    for name in requested:
-        metric = METRICS.get(name)
-        if metric.task != task:
-            raise ValueError(f"metric '{name}' is for task '{metric.task}', not '{task}'")
-        accepted = {key: value for key, value in options.items() if key in metric.options}
-        results[name] = metric.compute(y_true, outputs, **accepted)
-    return results
+    name, youden = key, False
+    if key not in METRICS and key.endswith(YOUDEN_SUFFIX):
+        name, youden = key[: -len(YOUDEN_SUFFIX)], True
+    metric = METRICS.get(name)
+    if metric.label is None or (youden and metric.needs != "predicted_class"):
+        raise ValueError(f"metric '{key}' has no label in the report")
+    if metric.needs != "predicted_class":
+        return metric.label
+    if not binary:
+        return f"{metric.label} (most probable class)"
+    return f"{metric.label} (Youden)" if youden else f"{metric.label} (0.5)"

@@ -59,3 +59,7 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Registered names, sorted."""
         return sorted(self._entries)
+
+    def in_registration_order(self) -> list[str]:
+        """Registered names in the order they were registered (built-ins first, then plug-ins)."""
+        return list(self._entries)

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from lensbench.metrics import (METRICS, auc, binomial_interval, brier, classification_metrics, compute_metrics,
-                               expected_calibration_error, macro_auc, one_vs_rest_auc, regression_metrics,
-                               reliability, roc, youden_threshold)
+from lensbench.metrics import (HEADLINE_ORDER, METRICS, Metric, auc, binomial_interval, brier,
+                               expected_calibration_error, headline_metrics, macro_auc, metric_label, one_vs_rest_auc,
+                               regression_metrics, reliability, roc, youden_threshold)
 
 # Four negatives and three positives. Pairs won by positives: 0.4 beats 3 of 4 negatives, 0.7 and
 # 0.9 beat all 4, so AUC = 11/12. J = TPR - FPR is 2/3 at threshold 0.7 and 3/4 at 0.4 (maximum).
@@ -23,27 +23,12 @@ def test_auc_and_youden_threshold():
     assert youden_threshold(Y, P) == 0.4
 
 
-def test_threshold_metrics_at_half_and_youden():
-    result = classification_metrics(Y, P, n_bins=2)
-    half, youden = result["at_half"], result["at_youden"]
-    # at 0.5: TP 2 (0.7, 0.9), FP 1 (0.6), FN 1 (0.4), TN 3
-    assert half["confusion"] == [[3, 1], [1, 2]]
-    assert (half["accuracy"], half["precision"], half["recall"], half["f1"]) == pytest.approx((5 / 7, 2 / 3, 2 / 3, 2 / 3))
-    # at 0.4: TP 3, FP 1, FN 0, TN 3
-    assert youden["threshold"] == 0.4 and youden["confusion"] == [[3, 1], [0, 3]]
-    assert (youden["accuracy"], youden["precision"], youden["recall"], youden["f1"]) == pytest.approx(
-        (6 / 7, 3 / 4, 1.0, 6 / 7))
-    assert (result["n"], result["n_positive"]) == (7, 3)
-    json.dumps(result, allow_nan=False)
-
-
 def test_brier_and_ece_by_hand():
     squared = [0.01, 0.04, 0.09, 0.36, 0.36, 0.09, 0.01]
     assert brier(Y, P) == pytest.approx(sum(squared) / 7)
     # two bins: [0, 0.5) holds 0.1..0.4 (mean 0.25, 1 of 4 positive: gap 0); [0.5, 1] holds 0.6, 0.7, 0.9
     # (mean 2.2/3, 2 of 3 positive: gap 0.2/3) -> ECE = 3/7 * 0.2/3
     assert expected_calibration_error(Y, P, n_bins=2) == pytest.approx(0.2 / 7)
-    assert classification_metrics(Y, P, n_bins=2)["ece"] == pytest.approx(0.2 / 7)
 
 
 def test_perfectly_calibrated_constant_has_zero_ece():
@@ -115,29 +100,30 @@ def test_binomial_intervals():
         binomial_interval(1, 2, method="jeffreys")
 
 
-def test_registry_names_and_compute():
+def test_registry_names():
     assert METRICS.names() == sorted(["auc", "roc", "accuracy", "precision", "recall", "f1", "confusion",
-                                      "calibration", "brier", "ece", "macro_auc", "mse", "r2"])
-    two_columns = np.column_stack([1 - np.asarray(P), P])
-    result = compute_metrics(["auc", "accuracy", "precision", "confusion", "ece", "calibration"], Y, two_columns,
-                             task="classify", n_bins=2)
-    assert result["auc"] == pytest.approx(11 / 12)
-    assert result["accuracy"] == pytest.approx(5 / 7) and result["precision"] == pytest.approx(2 / 3)
-    assert result["confusion"] == [[3, 1], [1, 2]]
-    assert result["ece"] == pytest.approx(0.2 / 7) and len(result["calibration"]["counts"]) == 2
-    multi = compute_metrics(["accuracy", "confusion", "f1", "macro_auc"], Y3, P3, task="classify")
-    assert multi["accuracy"] == pytest.approx(5 / 6)
-    assert multi["confusion"] == [[1, 1, 0], [0, 2, 0], [0, 0, 2]]
-    # per-class F1: class 0 (P 1, R 1/2) 2/3, class 1 (P 2/3, R 1) 4/5, class 2: 1
-    assert multi["f1"] == pytest.approx((2 / 3 + 4 / 5 + 1) / 3)
-    regress = compute_metrics(["mse"], [[1.0], [2.0]], [[1.5], [2.0]], task="regress")
-    assert regress == {"mse": {"output_0": pytest.approx(0.125)}}
+                                      "calibration", "brier", "ece", "macro_auc", "mse", "rmse", "mae", "bias", "r2"])
 
 
-def test_registry_errors():
+def test_headline_labels_and_order_come_from_the_registry():
+    assert headline_metrics()[:len(HEADLINE_ORDER)] == HEADLINE_ORDER
+    assert [metric_label(key) for key in HEADLINE_ORDER] == [
+        "AUC", "accuracy (0.5)", "precision (0.5)", "recall (0.5)", "F1 (0.5)", "accuracy (Youden)", "F1 (Youden)",
+        "ECE", "Brier score", "macro AUC"]
+    assert metric_label("accuracy", binary=False) == "accuracy (most probable class)"
+    assert metric_label("macro_auc", binary=False) == "macro AUC"
+
+
+def test_metric_label_refuses_unknown_and_unlabelled_keys():
     with pytest.raises(KeyError, match="unknown metric 'acuracy'; one of: .*did you mean 'accuracy'"):
-        compute_metrics(["acuracy"], Y, P, task="classify")
-    with pytest.raises(ValueError, match="metric 'mse' is for task 'regress'"):
-        compute_metrics(["mse"], Y, P, task="classify")
-    with pytest.raises(ValueError, match="needs two classes"):
-        compute_metrics(["auc"], Y3, P3, task="classify")
+        metric_label("acuracy")
+    for key in ("roc", "confusion", "mse", "auc_youden"):
+        with pytest.raises(ValueError, match=f"metric '{key}' has no label"):
+            metric_label(key)
+
+
+def test_a_metric_declares_its_task_and_inputs():
+    with pytest.raises(ValueError, match="task is 'classify' or 'regress', not 'rank'"):
+        Metric("rank", "probabilities", macro_auc)
+    with pytest.raises(ValueError, match="needs one of: positive_probability, .*got 'logits'"):
+        Metric("classify", "logits", macro_auc)

@@ -1,6 +1,7 @@
 """Stream galaxy stamps out of FITS files for ``lensbench apply``.
 
-Four readers, chosen by what a file holds rather than by its name (:data:`FITS_READERS`):
+Four readers, chosen by what a file holds rather than by its name (:data:`FITS_READERS`); the
+first, by priority, whose ``claims`` test accepts the file reads it (:func:`reader_precedence`):
 
 ``realgalaxy_catalog``
     A GalSim RealGalaxyCatalog: a table with ``GAL_FILENAME`` and ``GAL_HDU`` columns (any case)
@@ -18,6 +19,11 @@ pixel); the readers do not rescale them. Files are read one HDU at a time throug
 so memory stays bounded by one stamp (plus one catalogue table) whatever the size of the input:
 the 4.4 GB COSMOS 25.2 sample streams. Every input that cannot be read is recorded as an
 :class:`InputProblem` in the caller's ``problems`` list, and iteration goes on with the rest.
+
+Why one module of ~600 lines: the four readers are small, but they share the file probe
+(:func:`summarise_file`), the HDU streaming and the problem bookkeeping, and the registry asks
+each reader's ``claims`` about those private summaries; split apart, every reader would import
+those internals back.
 """
 
 from __future__ import annotations
@@ -147,15 +153,17 @@ class FitsReader:
         ``claims(summary: FileSummary) -> bool``: whether this reader handles the file.
     read : callable
         ``read(summary: FileSummary, problems: list) -> Iterator[Stamp]``.
+    priority : int
+        Readers with a higher priority are asked first; a catch-all reader has the lowest.
     """
 
     name: str
     claims: Callable[[FileSummary], bool]
     read: Callable[[FileSummary, list], Iterator[Stamp]]
+    priority: int
 
 
 FITS_READERS: Registry[FitsReader] = Registry("FITS reader")
-READER_PRECEDENCE = ("realgalaxy_catalog", "cube", "single", "multi_hdu")
 
 
 class _FileUnreadable(Exception):
@@ -167,14 +175,22 @@ class _FileUnreadable(Exception):
         self.reason = reason
 
 
-def _reader(name: str, claims: Callable[[FileSummary], bool]):
-    """Decorator registering a ``read`` function with its ``claims`` test in FITS_READERS."""
+def register_reader(name: str, claims: Callable[[FileSummary], bool], *, priority: int):
+    """Decorator registering a ``read`` function in :data:`FITS_READERS` with its ``claims`` test
+    and its ``priority`` (higher is asked first; see :func:`reader_precedence`)."""
 
     def add(read):
-        FITS_READERS.register(name)(FitsReader(name, claims, read))
+        FITS_READERS.register(name)(FitsReader(name, claims, read, priority))
         return read
 
     return add
+
+
+def reader_precedence() -> list[str]:
+    """Names of the registered readers in the order they are asked: highest priority first, ties
+    by name."""
+    readers = [FITS_READERS.get(name) for name in FITS_READERS.names()]
+    return [reader.name for reader in sorted(readers, key=lambda reader: -reader.priority)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +249,7 @@ def summarise_file(path: Path) -> FileSummary:
             if index == PROBE_HDUS:
                 return FileSummary(path, tuple(summaries), complete=False)
             summaries.append(_summarise(index, hdu))
-    except _FileUnreadable as error:
+    except _FileUnreadable:
         if not summaries:
             raise
         return FileSummary(path, tuple(summaries), complete=False)
@@ -327,19 +343,19 @@ def _claims_any_image_hdu(summary: FileSummary) -> bool:
     return not summary.complete or bool(summary.image_hdus)
 
 
-@_reader("cube", _claims_cube)
+@register_reader("cube", _claims_cube, priority=20)
 def read_cube(summary: FileSummary, problems: list) -> Iterator[Stamp]:
     """Stamps from a file whose only image is a 3-D cube: one per plane (first numpy axis)."""
     yield from _image_stamps(summary, problems)
 
 
-@_reader("single", _claims_single)
+@register_reader("single", _claims_single, priority=20)
 def read_single(summary: FileSummary, problems: list) -> Iterator[Stamp]:
     """The one stamp of a file holding a single 2-D image."""
     yield from _image_stamps(summary, problems)
 
 
-@_reader("multi_hdu", _claims_any_image_hdu)
+@register_reader("multi_hdu", _claims_any_image_hdu, priority=0)
 def read_multi_hdu(summary: FileSummary, problems: list) -> Iterator[Stamp]:
     """Stamps from a file with one image per HDU; empty extensions and 1-D arrays reported."""
     yield from _image_stamps(summary, problems)
@@ -459,7 +475,7 @@ def _identifier(columns: dict, row: int) -> str:
     return str(_python_scalar(columns["IDENT"][row])) if "IDENT" in columns else f"row{row}"
 
 
-@_reader("realgalaxy_catalog", _claims_catalogue)
+@register_reader("realgalaxy_catalog", _claims_catalogue, priority=30)
 def read_realgalaxy_catalog(summary: FileSummary, problems: list) -> Iterator[Stamp]:
     """Stamps named by a GalSim RealGalaxyCatalog, one per row, identifier = IDENT.
 
@@ -533,8 +549,8 @@ def expand_inputs(inputs: Iterable[str | Path], problems: list) -> list[Path]:
 
 
 def choose_reader(summary: FileSummary) -> FitsReader | None:
-    """The first reader in :data:`READER_PRECEDENCE` that claims the file, or None."""
-    for name in READER_PRECEDENCE:
+    """The first reader in :func:`reader_precedence` that claims the file, or None."""
+    for name in reader_precedence():
         reader = FITS_READERS.get(name)
         if reader.claims(summary):
             return reader

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import typing
 from typing import Any, Callable
 
 import torch
@@ -42,14 +43,62 @@ def model_options(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in parameters if p.name not in _COMMON_ARGUMENTS}
 
 
-def _check_options(name: str, options: dict[str, Any]) -> None:
-    accepted = model_options(name)
-    for option in options:
+_PLURAL = {bool: "booleans", int: "integers", float: "numbers"}
+
+
+def _type_problem(value: Any, annotation: Any) -> str | None:
+    """What is wrong with ``value`` (as TOML gives it) for a builder's ``annotation``, or None.
+
+    Checks bool, int, float and tuples of those (a TOML array); any other annotation passes.
+    """
+    if annotation is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if annotation is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if annotation is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
+    if typing.get_origin(annotation) is tuple:
+        kinds = typing.get_args(annotation)
+        variable = len(kinds) == 2 and kinds[1] is Ellipsis
+        if variable:
+            kinds = kinds[:1]
+        items = _PLURAL.get(kinds[0], "values") if len(set(kinds)) == 1 else "values"
+        wanted = f"an array of {items}" if variable else f"an array of {len(kinds)} {items}"
+        if not isinstance(value, (list, tuple)) or (not variable and len(value) != len(kinds)):
+            return wanted
+        expected = kinds * len(value) if variable else kinds
+        if any(_type_problem(item, kind) for item, kind in zip(value, expected)):
+            return wanted
+    return None
+
+
+def option_errors(architecture: str, options: dict[str, Any]) -> list[str]:
+    """Every problem with ``options`` for ``architecture``, from its builder's keyword-only signature.
+
+    Names are checked against the builder's options; values of bool, int, float and tuple
+    options against their annotations (ranges are the builder's own checks, when it is built).
+
+    Returns
+    -------
+    list of str
+        One message per problem, e.g. "unknown option 'kernel_sise' for architecture 'cnn';
+        options: kernel_size, channels, hidden, dropout (did you mean 'kernel_size'?)"; the
+        registry's message for an unknown architecture; empty when all is well.
+    """
+    if architecture not in ARCHITECTURES:
+        return [ARCHITECTURES.unknown_message(architecture)]
+    accepted = model_options(architecture)
+    hints = typing.get_type_hints(ARCHITECTURES.get(architecture))
+    errors = []
+    for option, value in options.items():
         if option not in accepted:
             close = difflib.get_close_matches(option, list(accepted), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             listing = ", ".join(accepted) if accepted else "none"
-            raise TypeError(f"unknown option '{option}' for architecture '{name}'; accepted: {listing}{hint}")
+            errors.append(f"unknown option '{option}' for architecture '{architecture}'; options: {listing}{hint}")
+        elif (problem := _type_problem(value, hints.get(option))) is not None:
+            errors.append(f"option '{option}' of architecture '{architecture}' must be {problem}, got {value!r}")
+    return errors
 
 
 def _check_shape_arguments(in_channels: int, num_outputs: int, input_size: tuple[int, int]) -> None:
@@ -86,12 +135,14 @@ def build_model(name: str, *, in_channels: int, num_outputs: int, input_size: tu
     KeyError
         Unknown architecture (message lists the known names).
     TypeError
-        Unknown option (message lists the accepted ones).
+        Unknown option (message lists the accepted ones) or one of the wrong type.
     ValueError
         Bad option value, or an input size the network cannot process.
     """
     builder = ARCHITECTURES.get(name)
-    _check_options(name, options)
+    errors = option_errors(name, options)
+    if errors:
+        raise TypeError("; ".join(errors))
     _check_shape_arguments(in_channels, num_outputs, input_size)
     input_size = tuple(input_size)
     arguments = dict(in_channels=in_channels, num_outputs=num_outputs, input_size=input_size, **options)
@@ -102,4 +153,4 @@ def build_model(name: str, *, in_channels: int, num_outputs: int, input_size: tu
         return builder(**arguments)
 
 
-__all__ = ["ARCHITECTURES", "build_model", "model_options"]
+__all__ = ["ARCHITECTURES", "build_model", "model_options", "option_errors"]

@@ -16,14 +16,15 @@ Priors (``[simulation.priors]``): ``galaxy_amp`` (counts/s/arcsec^2 at R_sersic)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
+from lensbench.execution import ExecutionConfig
+from lensbench.physics.cosmology import lensing_distances
 from lensbench.simulate.priors import Prior, sample_priors
 from lensbench.simulate.scene import Scene
-from lensbench.simulate.strong import SERSIC_SHAPE, StrongLensingSurvey, render, sersic_light
-from lensbench.simulate.substructure import HostLenses, PopulationConfig, draw_population, lensing_distances
+from lensbench.simulate.strong import SERSIC_SHAPE, StrongLensingSurvey, render, renderers, sersic_light
+from lensbench.simulate.substructure import HostLenses, PopulationConfig, draw_population
 
 CLASS_NAMES = ("no_halo", "halo")
 """Classes of the galaxy kind, in label order."""
@@ -61,15 +62,15 @@ class GalaxyConfig:
 
     Parameters
     ----------
-    backend : {"torch", "lenstronomy"}
-        Renderer.
+    backend : str
+        Renderer, a name in :data:`lensbench.simulate.backends.RENDERERS` ("torch", "lenstronomy").
     priors : dict of str to Prior
         Galaxy light (names in this module's docstring); default Ko's Table I.
     halo : PopulationConfig
         The halo of the "halo" class and of the regression set (``kind = "halo"``).
     """
 
-    backend: Literal["torch", "lenstronomy"] = "torch"
+    backend: str = field(default="torch", metadata={"choices": renderers})
     priors: dict[str, Prior] = field(default_factory=_ko_galaxy_priors)
     halo: PopulationConfig = field(default_factory=lambda: PopulationConfig(kind="halo"))
 
@@ -79,8 +80,6 @@ class GalaxyConfig:
         if ("galaxy_amp" in self.priors) == ("galaxy_magnitude" in self.priors):
             problems.append("give exactly one of galaxy_amp, galaxy_magnitude")
         problems += [f"galaxy needs prior galaxy_{key}" for key in ("R_sersic", "n_sersic") if f"galaxy_{key}" not in self.priors]
-        if self.backend not in ("torch", "lenstronomy"):
-            problems.append(f"unknown backend '{self.backend}'; one of: lenstronomy, torch")
         if self.halo.kind != "halo":
             problems.append(f"halo.kind must be 'halo', got '{self.halo.kind}'")
         if problems:
@@ -122,13 +121,16 @@ def simulate_batch(
     class_name: str | None,
     n: int,
     rng: np.random.Generator,
+    *,
+    execution: ExecutionConfig = ExecutionConfig(),
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Simulate ``n`` noisy single-galaxy images of one class (None: every galaxy has a halo, for
     regressing its parameters).
 
     Returns float32 images (n, 1, npix, npix) in counts/s per pixel and every drawn parameter
-    (leading dimension n); all parameters are drawn before the noise.
+    (leading dimension n); all parameters are drawn before the noise. ``execution`` says whether
+    the torch renderer compiles.
     """
     scene, params = draw_scene(config, survey, class_name, n, rng)
-    images = survey.add_noise(render(scene, survey.observation(), config.backend), rng)
+    images = survey.add_noise(render(scene, survey.observation(), config.backend, execution), rng)
     return images.astype(np.float32)[:, None], params

@@ -17,15 +17,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LENS_KEYS: dict[str, tuple[str, ...]] = {
-    "none": (),
-    "sis": ("theta_E", "center_x", "center_y"),
-    "sie": ("theta_E", "e1", "e2", "center_x", "center_y"),
-    "epl": ("theta_E", "gamma", "e1", "e2", "center_x", "center_y"),
-}
-"""Keys each main-lens profile needs (extra keys, e.g. e1/e2 of an SIS, are ignored)."""
+from lensbench.registry import Registry
 
-LENSTRONOMY_LENS_NAME = {"sis": "SIS", "sie": "SIE", "epl": "EPL"}
+
+@dataclass(frozen=True)
+class LensProfile:
+    """A main-lens mass profile the renderers can draw.
+
+    Attributes
+    ----------
+    keys : tuple of str
+        Keys of ``Scene.lens`` the profile needs, as lenstronomy names them (extra keys, e.g.
+        e1/e2 of an SIS, are ignored); empty for no main lens.
+    lenstronomy : str or None
+        lenstronomy's name of the profile; None for no main lens.
+    """
+
+    keys: tuple[str, ...]
+    lenstronomy: str | None
+
+    @property
+    def deflects(self) -> bool:
+        """Whether there is a main lens (every profile but ``"none"``)."""
+        return self.lenstronomy is not None
+
+
+LENS_PROFILES: Registry[LensProfile] = Registry("lens profile")
+"""Main-lens profiles by name; each backend implements every one (see its tests)."""
+LENS_PROFILES.register("none")(LensProfile((), None))
+LENS_PROFILES.register("sis")(LensProfile(("theta_E", "center_x", "center_y"), "SIS"))
+LENS_PROFILES.register("sie")(LensProfile(("theta_E", "e1", "e2", "center_x", "center_y"), "SIE"))
+LENS_PROFILES.register("epl")(LensProfile(("theta_E", "gamma", "e1", "e2", "center_x", "center_y"), "EPL"))
 
 SUBHALO_KEYS: dict[str, tuple[str, ...]] = {
     "nfw": ("Rs", "alpha_Rs", "center_x", "center_y"),
@@ -175,7 +197,7 @@ class Scene:
     n : int
         Number of systems.
     lens_profile : str
-        Main deflector: ``"sis"``, ``"sie"``, ``"epl"`` or ``"none"``.
+        Main deflector, a name in :data:`LENS_PROFILES` (``"sis"``, ``"sie"``, ``"epl"``, ``"none"``).
     lens : dict of str to numpy.ndarray
         theta_E (arcsec), e1, e2, center_x, center_y (arcsec), + gamma (slope) for ``"epl"``;
         ``{}`` for ``"none"``. Each ``(n,)``.
@@ -212,11 +234,11 @@ class Scene:
     def __post_init__(self):
         if int(self.n) != self.n or self.n < 0:
             raise ValueError(f"n must be a non-negative integer, got {self.n}")
-        if self.lens_profile not in LENS_KEYS:
-            raise ValueError(f"unknown lens profile '{self.lens_profile}'; one of: {', '.join(LENS_KEYS)}")
+        if self.lens_profile not in LENS_PROFILES:
+            raise ValueError(LENS_PROFILES.unknown_message(self.lens_profile))
         shape = (self.n,)
         set_ = object.__setattr__
-        set_(self, "lens", _checked_table(self.lens, LENS_KEYS[self.lens_profile], shape, "lens"))
+        set_(self, "lens", _checked_table(self.lens, LENS_PROFILES.get(self.lens_profile).keys, shape, "lens"))
         if self.shear is not None:
             set_(self, "shear", _checked_table(self.shear, SHEAR_KEYS, shape, "shear"))
         if self.convergence is not None:
@@ -270,9 +292,10 @@ class Scene:
             ``lens_light_model_list``, ``kwargs_lens_light`` (the last two empty without lens light).
         """
         lens_models, kwargs_lens = [], []
-        if self.lens_profile != "none":
-            lens_models.append(LENSTRONOMY_LENS_NAME[self.lens_profile])
-            kwargs_lens.append({key: float(self.lens[key][i]) for key in LENS_KEYS[self.lens_profile]})
+        profile = LENS_PROFILES.get(self.lens_profile)
+        if profile.deflects:
+            lens_models.append(profile.lenstronomy)
+            kwargs_lens.append({key: float(self.lens[key][i]) for key in profile.keys})
         if self.shear is not None:
             lens_models.append("SHEAR")
             kwargs_lens.append({key: float(self.shear[key][i]) for key in SHEAR_KEYS} | {"ra_0": 0.0, "dec_0": 0.0})

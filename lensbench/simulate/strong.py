@@ -30,6 +30,9 @@ axion-mass regression set. Their code turns masses into Einstein radii with lumi
 ``einstein_distances = "luminosity"`` to match their images. Their CDM code draws dn/dm ∝ m^-0.9
 (docstring -1.9) and radii uniform in r: the defaults are slope -1.9 (the standard SHMF) and
 uniform per area; set ``slope = -0.9`` and ``radial_distribution = "radius"`` to copy the code.
+
+Why one module of ~450 lines: the kind's configuration, its survey presets and the three
+stages above are one simulator; the priors it documents here are read by every stage.
 """
 
 from __future__ import annotations
@@ -39,18 +42,17 @@ from typing import Literal
 
 import numpy as np
 
-from lensbench.simulate import noise
-from lensbench.simulate.priors import Prior, sample_priors
-from lensbench.simulate.scene import Observation, Scene
-from lensbench.simulate.substructure import (
-    HostLenses,
-    PopulationConfig,
-    draw_population,
+from lensbench.execution import ExecutionConfig
+from lensbench.physics.cosmology import (
     host_m200_from_sigma_v,
     lensing_distances,
     point_mass_einstein_radius,
     sis_einstein_radius,
 )
+from lensbench.simulate import noise
+from lensbench.simulate.priors import Prior, sample_priors
+from lensbench.simulate.scene import LENS_PROFILES, Observation, Scene
+from lensbench.simulate.substructure import HostLenses, PopulationConfig, draw_population
 
 SERSIC_SHAPE = ("R_sersic", "n_sersic", "e1", "e2", "center_x", "center_y")
 LIGHT_BRIGHTNESS = ("amp", "magnitude", "amp_ratio")
@@ -209,16 +211,25 @@ SURVEY_PRESETS: dict[str, StrongLensingSurvey] = {
 """Named surveys. Ko (2024) states only 64 x 64 pixels for the strong-lensing set: use ``hst``."""
 
 
+def renderers():
+    """The registry of renderers, :data:`lensbench.simulate.backends.RENDERERS`, imported on first
+    use (it loads torch)."""
+    from lensbench.simulate.backends import RENDERERS
+
+    return RENDERERS
+
+
 @dataclass(frozen=True)
 class StrongLensingConfig:
     """The ``[simulation]`` table of ``kind = "strong_lensing"``.
 
     Parameters
     ----------
-    backend : {"torch", "lenstronomy"}
-        Renderer (``lensbench.simulate.backends.RENDERERS``).
-    lens_profile : {"sis", "sie", "epl", "none"}
-        Main deflector.
+    backend : str
+        Renderer, a name in :data:`lensbench.simulate.backends.RENDERERS` ("torch", "lenstronomy").
+    lens_profile : str
+        Main deflector, a name in :data:`lensbench.simulate.scene.LENS_PROFILES`
+        ("sis", "sie", "epl", "none").
     shear : bool
         External shear (needs shear priors).
     lens_light : bool
@@ -241,8 +252,8 @@ class StrongLensingConfig:
         Width that per-subhalo labels are padded to (NaN); more subhalos in one lens is an error.
     """
 
-    backend: Literal["torch", "lenstronomy"] = "torch"
-    lens_profile: Literal["sis", "sie", "epl", "none"] = "sie"
+    backend: str = field(default="torch", metadata={"choices": renderers})
+    lens_profile: str = field(default="sie", metadata={"choices": lambda: LENS_PROFILES})
     shear: bool = True
     lens_light: bool = False
     priors: dict[str, Prior] = field(default_factory=_deeplense_priors)
@@ -254,9 +265,9 @@ class StrongLensingConfig:
     max_subhalos: int = 128
 
     def __post_init__(self):
+        if self.lens_profile not in LENS_PROFILES:
+            raise ValueError(LENS_PROFILES.unknown_message(self.lens_profile))
         problems = _prior_problems(self)
-        if self.backend not in ("torch", "lenstronomy"):
-            problems.append(f"unknown backend '{self.backend}'; one of: lenstronomy, torch")
         if not 0 < self.omega_m <= 1:
             problems.append(f"omega_m must be in (0, 1], got {self.omega_m}")
         if not self.h0 > 0:
@@ -272,7 +283,7 @@ class StrongLensingConfig:
                 problems.append(f"{name}: {fixed} subhalos per lens exceed max_subhalos={self.max_subhalos}")
             if population.needs_host_mass and not has_host_mass:
                 problems.append(f"{name}: this population needs the host's M200; give prior host_m200 or lens_sigma_v")
-            if population.radius_unit == "theta_E" and self.lens_profile == "none":
+            if population.radius_unit == "theta_E" and not LENS_PROFILES.get(self.lens_profile).deflects:
                 problems.append(f"{name}: radii in units of theta_E need a main lens")
         if problems:
             raise ValueError("; ".join(problems))
@@ -283,10 +294,12 @@ def _prior_problems(config: StrongLensingConfig) -> list[str]:
     priors = config.priors
     problems = [f"unknown prior '{name}'; known priors: {', '.join(PRIOR_NAMES)}" for name in priors if name not in PRIOR_NAMES]
     strength = [name for name in LENS_STRENGTH if name in priors]
-    if config.lens_profile != "none" and len(strength) != 1:
+    profile = LENS_PROFILES.get(config.lens_profile)
+    if profile.deflects and len(strength) != 1:
         problems.append(f"give exactly one of {', '.join(LENS_STRENGTH)} for the main lens (got {len(strength)})")
-    if config.lens_profile == "epl" and "lens_gamma" not in priors:
-        problems.append("an EPL lens needs prior lens_gamma")
+    shape = [f"lens_{key}" for key in profile.keys if key != "theta_E"]
+    problems += [f"lens profile '{config.lens_profile}' needs prior {name}" for name in shape
+                 if name not in priors and name not in OPTIONAL_DEFAULTS]
     polar = {"shear_gamma_ext", "shear_phi_ext"} <= set(priors)
     cartesian = {"shear_gamma1", "shear_gamma2"} <= set(priors)
     if config.shear and polar == cartesian:
@@ -367,11 +380,10 @@ def draw_scene(
     params = _with_defaults(sample_priors(config.priors, rng, n), n)
     distances = lensing_distances(params["z_lens"], params["z_source"], config.h0, config.omega_m)
     einstein = lensing_distances(params["z_lens"], params["z_source"], config.h0, config.omega_m, config.einstein_distances)
-    lens = {}
-    if config.lens_profile != "none":
+    profile = LENS_PROFILES.get(config.lens_profile)
+    if profile.deflects:
         params["lens_theta_E"] = _einstein_radius(config, params, distances, einstein)
-        keys = {"sis": (), "sie": ("e1", "e2"), "epl": ("gamma", "e1", "e2")}[config.lens_profile]
-        lens = {key: params[f"lens_{key}"] for key in ("theta_E", "center_x", "center_y") + keys}
+    lens = {key: params[f"lens_{key}"] for key in profile.keys}
     if "host_m200" not in params:
         params["host_m200"] = host_m200_from_sigma_v(params["lens_sigma_v"]) if "lens_sigma_v" in params else np.full(n, np.nan)
     shear = None
@@ -399,11 +411,11 @@ def draw_scene(
     return scene, params | drawn.labels
 
 
-def render(scene: Scene, observation: Observation, backend: str) -> np.ndarray:
-    """Noiseless, PSF-convolved images (n, npix, npix) in counts/s per pixel from ``backend``."""
-    from lensbench.simulate.backends import RENDERERS
-
-    return np.asarray(RENDERERS.get(backend)(scene, observation), dtype=np.float64)
+def render(scene: Scene, observation: Observation, backend: str, execution: ExecutionConfig = ExecutionConfig()) -> np.ndarray:
+    """Noiseless, PSF-convolved images (n, npix, npix) in counts/s per pixel from ``backend``,
+    compiled as ``execution`` says."""
+    renderer = renderers().get(backend)
+    return np.asarray(renderer(scene, observation, compile=execution.use_compile), dtype=np.float64)
 
 
 def simulate_batch(
@@ -412,6 +424,8 @@ def simulate_batch(
     class_name: str | None,
     n: int,
     rng: np.random.Generator,
+    *,
+    execution: ExecutionConfig = ExecutionConfig(),
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Simulate ``n`` noisy strong-lens images of one class (or of the regression set).
 
@@ -426,6 +440,8 @@ def simulate_batch(
     rng : numpy.random.Generator
         Draws all parameters first, then the noise: the same seed gives the same bytes for the
         same backend.
+    execution : ExecutionConfig
+        Speed switches: whether the torch renderer compiles.
 
     Returns
     -------
@@ -435,5 +451,5 @@ def simulate_batch(
         Every drawn parameter (see :func:`draw_scene`), leading dimension n.
     """
     scene, params = draw_scene(config, survey, class_name, n, rng)
-    images = survey.add_noise(render(scene, survey.observation(), config.backend), rng)
+    images = survey.add_noise(render(scene, survey.observation(), config.backend, execution), rng)
     return images.astype(np.float32)[:, None], params
