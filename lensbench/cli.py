@@ -128,15 +128,22 @@ def plan(
 
 @app.command("list")
 def list_():
-    """List registered simulators, architectures, metrics, priors and step kinds."""
+    """List registered tasks, simulators, architectures, metrics, priors, step kinds and paper analyses."""
     from lensbench.metrics import METRICS
     from lensbench.models import ARCHITECTURES
+    from lensbench.papers import PAPER_ANALYSES
     from lensbench.simulate.priors import PRIORS
     from lensbench.simulate.register import SIMULATION_KINDS
     from lensbench.steps import STEP_KINDS
+    from lensbench.tasks import TASKS
 
+    for name in TASKS:
+        task = TASKS.get(name)
+        owned = f" (sections: {', '.join(task.sections)})" if task.sections else ""
+        typer.echo(f"task {name}: {task.description}{owned}")
     for title, registry in (("simulators", SIMULATION_KINDS), ("architectures", ARCHITECTURES),
-                            ("metrics", METRICS), ("priors", PRIORS), ("steps", STEP_KINDS)):
+                            ("metrics", METRICS), ("priors", PRIORS), ("steps", STEP_KINDS),
+                            ("paper analyses", PAPER_ANALYSES)):
         typer.echo(f"{title}: {', '.join(registry.names())}")
 
 
@@ -168,17 +175,19 @@ def apply(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ):
     """Run a trained classifier on real FITS cutouts and write a table and a report."""
-    from lensbench.apply import apply_model, find_model_dir
-    from lensbench.io.preprocess import Preprocessing
+    from lensbench.models.saved import read_model_card
+    from lensbench.report.apply import write_apply_report
     from lensbench.runner import resolve_device
+    from lensbench.scoring import apply_model, find_model_dir, preprocessing_for
 
     def run_it():
-        info = __import__("json").loads((find_model_dir(model) / "model.json").read_text())
         cuts = dict(min_size=None, max_size=None, max_pixel=None) if no_cuts else dict(
             min_size=min_size, max_size=max_size, max_pixel=max_pixel)
-        prep = Preprocessing(**cuts, normalisation="none", output_shape=tuple(info["input_size"]))
-        return apply_model(model, list(inputs), out, preprocessing=prep, batch_size=batch_size,
-                           device=resolve_device(device), progress=progress)
+        prep = preprocessing_for(read_model_card(find_model_dir(model)), **cuts)
+        scored = apply_model(model, list(inputs), out, preprocessing=prep, batch_size=batch_size,
+                             device=resolve_device(device), progress=progress)
+        write_apply_report(scored)
+        return scored
 
     result = _guard(run_it)
     for problem in result.problems:

@@ -1,15 +1,18 @@
-"""Cuts and preparation applied identically to training images and to real stamps.
+"""Cuts and the per-image normalisations shared by training and by real stamps.
 
 Ko (2023), section "Application to COSMOS Survey Data" (text, no equation number): stamps over
 80 pixels per side, under 50 pixels per side, or with a pixel above 2 (counts/s for COSMOS
 F814W, 1 s exposure) are rejected; then "the normalization was performed just as the single
-galaxy simulation images", where "all values in pixels were normalized". The paper does not say
-which normalisation; lensbench reads it as min-max scaling of every image to [0, 1]
-(``"minmax"``, the default), which removes both the flux scale and any sky offset so simulated
-and real stamps land on the same range. The other readings are options.
+galaxy simulation images", where "all values in pixels were normalized". lensbench reads that
+literally: a real stamp gets the very normalisation the network was trained with
+(``model.json``'s ``normalize``, ``training.normalize`` in a spec; ``"max"``, division by the
+largest absolute pixel value, in ``specs/papers/cosmos.toml``), through :func:`normaliser`, the
+one definition that training, evaluation and ``lensbench apply`` all use.
 
-A :class:`Preprocessing` is stored with a model (``to_dict`` / ``from_dict``, JSON-friendly) so
-``lensbench apply`` prepares real stamps exactly as the training images were prepared.
+A :class:`Preprocessing` holds the cuts, the resampling to the network's input size and an
+optional extra normalisation applied right after resampling (``"none"`` in the pipeline; the
+dataclass's own default, ``"minmax"``, is for direct library use). It is JSON-friendly
+(``to_dict`` / ``from_dict``) so the options of an application are recorded beside its results.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 NORMALISATIONS = ("minmax", "max", "sum", "standardize", "none")
 RESAMPLINGS = ("bilinear", "bicubic", "area", "nearest")
 CUT_NAMES = ("non_finite", "too_small", "too_large", "too_bright")
+MIN_SCALE = 1e-12  # smallest divisor of a normalisation (image units)
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,10 @@ class Preprocessing:
     reject_non_finite : bool
         Reject stamps containing NaN or infinite pixels.
     normalisation : str
-        ``"minmax"`` (x - min) / (max - min), the default reading of Ko; ``"max"`` x / max;
-        ``"sum"`` x / sum(x); ``"standardize"`` (x - mean) / std; ``"none"``.
+        Extra per-image normalisation right after resampling, one of :data:`NORMALISATIONS`
+        as :func:`normaliser` defines them: ``"minmax"`` (x - min) / (max - min); ``"max"``
+        x / max|x|; ``"sum"`` x / sum(x); ``"standardize"`` (x - mean) / std (unbiased);
+        ``"none"``. The pipeline uses ``"none"``: the model's training normalisation follows.
     output_shape : tuple of int
         Network input (H, W) in pixels (Ko's simulations: 64 x 64).
     resampling : str
@@ -135,29 +141,70 @@ def apply_cuts(stamp, prep: Preprocessing) -> list[str]:
     return failed
 
 
-def _normalise(batch: torch.Tensor, method: str) -> torch.Tensor:
-    """Normalise each image of ``batch`` (N, 1, H, W) on its own; see :class:`Preprocessing`.
+def _offset_and_scale(image: torch.Tensor, method: str):
+    """Offset (None for none) and scale of one image under ``method``: the normalised image is
+    ``(image - offset) / scale``, in the image's own units (both are 0-d tensors)."""
+    if method == "max":
+        return None, image.abs().amax()
+    if method == "standardize":
+        return image.mean(), image.std()
+    if method == "minmax":
+        low = image.amin()
+        return low, image.amax() - low
+    return None, image.sum()
 
-    Raises ValueError naming the images whose denominator (max - min, max, sum or std) is not
-    positive.
+
+def normaliser(method: str):
+    """Per-image normalisation of a (C, H, W) tensor: the one definition used in training,
+    evaluation and apply, so real stamps are normalised exactly as the training images were.
+
+    Parameters
+    ----------
+    method : str
+        ``"none"``; ``"max"`` divides by the image's largest absolute value; ``"standardize"``
+        subtracts the image's mean and divides by its (unbiased) standard deviation;
+        ``"minmax"`` maps the image's range to [0, 1]; ``"sum"`` divides by the image's sum.
+        Scales below :data:`MIN_SCALE` are raised to it (no division by zero).
+
+    Returns
+    -------
+    callable or None
+        Tensor -> tensor of the same shape, dtype and device (dimensionless); None for
+        ``"none"``.
+
+    Raises
+    ------
+    ValueError
+        For a method not in :data:`NORMALISATIONS`.
     """
     if method == "none":
+        return None
+    if method not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation '{method}'; one of: {', '.join(NORMALISATIONS)}")
+
+    def normalise(image: torch.Tensor) -> torch.Tensor:
+        offset, scale = _offset_and_scale(image, method)
+        centred = image if offset is None else image - offset
+        return centred / scale.clamp_min(MIN_SCALE)
+
+    return normalise
+
+
+def _normalise(batch: torch.Tensor, method: str) -> torch.Tensor:
+    """Normalise each image of ``batch`` (N, 1, H, W) on its own with :func:`normaliser`.
+
+    Raises ValueError naming the images whose scale (max |x|, std, max - min or sum) is not
+    positive: a real stamp that training's clamp would turn into nonsense is refused instead.
+    """
+    transform = normaliser(method)
+    if transform is None:
         return batch
-    flat = batch.flatten(1)
-    if method == "minmax":
-        offset = flat.min(dim=1).values
-        scale = flat.max(dim=1).values - offset
-    elif method == "max":
-        offset, scale = torch.zeros_like(flat[:, 0]), flat.max(dim=1).values
-    elif method == "sum":
-        offset, scale = torch.zeros_like(flat[:, 0]), flat.sum(dim=1)
-    else:
-        offset, scale = flat.mean(dim=1), flat.std(dim=1, unbiased=False)
-    degenerate = torch.nonzero(~(scale > 0)).flatten().tolist()
+    degenerate = [index for index, image in enumerate(batch)
+                  if not _offset_and_scale(image, method)[1] > 0]
     if degenerate:
         raise ValueError(f"cannot normalise by '{method}': image(s) {degenerate} have a "
                          f"non-positive denominator (constant, empty or negative image)")
-    return (batch - offset.view(-1, 1, 1, 1)) / scale.view(-1, 1, 1, 1)
+    return torch.stack([transform(image) for image in batch]) if len(batch) else batch
 
 
 def _resample(batch: torch.Tensor, prep: Preprocessing) -> torch.Tensor:

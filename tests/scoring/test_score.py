@@ -1,4 +1,5 @@
-"""``lensbench apply`` core: a small real CNN applied to the 100 real COSMOS stamps, bad inputs,
+"""The scorer behind ``lensbench apply`` (:mod:`lensbench.scoring`): a small real CNN applied to
+the 100 real COSMOS stamps, the training normalisation, the paper's counts, bad inputs,
 model-folder resolution, and bounded memory while streaming."""
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ import torch.nn.functional as F
 from astropy.io import fits
 from astropy.table import Table
 
-from lensbench.apply import apply_model, find_model_dir
 from lensbench.errors import DataError, UsageError
-from lensbench.io.preprocess import Preprocessing
+from lensbench.io.preprocess import Preprocessing, normaliser, prepare_batch
 from lensbench.models import build_model
+from lensbench.scoring import apply_model, find_model_dir, stream
 
-SHARED_COSMOS = Path(__file__).resolve().parents[1].parent / "shared" / "cosmos"
 CATALOGUE = "real_galaxy_catalog_26_extension_example.fits"
 IMAGES = "real_galaxy_images_extension.fits"
 INPUT_SIZE = (64, 64)
 CNN_OPTIONS = {"kernel_size": 5, "channels": [4, 8, 8], "hidden": 16}
-CUT_COLUMNS = ("cut_non_finite", "cut_too_small", "cut_too_large", "cut_too_bright")
+KO_COSMOS = {"source": "Ko (2024), Sec. III.C", "stamps_read": 29062, "passed": 3707,
+             "positive": 3689}
 
 
 def save_model(folder: Path, *, task: str = "classify", normalize: str = "max",
@@ -48,17 +49,10 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cosmos() -> Path:
-    if not SHARED_COSMOS.is_dir():
-        pytest.skip("../shared/cosmos not found: real COSMOS stamps are only available inside "
-                    "the lensbench workplace")
-    return SHARED_COSMOS
-
-
-@pytest.fixture(scope="module")
-def cosmos_run(cosmos, model_dir, tmp_path_factory):
+def cosmos_run(cosmos_dir, model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("apply")
-    result = apply_model(model_dir, [cosmos / CATALOGUE], out, batch_size=16, progress=False)
+    result = apply_model(model_dir, [cosmos_dir / CATALOGUE], out, batch_size=16, progress=False,
+                         paper=KO_COSMOS)
     return result, out
 
 
@@ -92,17 +86,20 @@ def test_cosmos_counts_cuts_and_fraction(cosmos_run):
     assert summary["preprocessing"]["output_shape"] == [64, 64]
     assert summary["preprocessing"]["normalisation"] == "none"
     assert summary["model"]["normalize"] == "max"
+    assert summary["paper"]["source"] == "Ko (2024), Sec. III.C"
+    assert (summary["paper"]["stamps_read"], summary["paper"]["passed"]) == (29062, 3707)
     assert summary["paper"]["predicted_positive"]["positive"] == 3689
     assert summary["paper"]["predicted_positive"]["total"] == 3707
+    assert summary["paper"]["predicted_positive"]["fraction"] == pytest.approx(0.99514, abs=1e-5)
 
 
-def test_cosmos_table_flags_match_the_stamp_sizes(cosmos, cosmos_run):
+def test_cosmos_table_flags_match_the_stamp_sizes(cosmos_dir, cosmos_run):
     result, out = cosmos_run
     table = Table.read(out / "predictions.fits", mask_invalid=False)
     csv = Table.read(out / "predictions.csv", format="ascii.csv")
     assert len(table) == len(csv) == 100
     assert list(table["identifier"]) == [str(value) for value in csv["identifier"]]
-    with fits.open(cosmos / IMAGES) as hdul:
+    with fits.open(cosmos_dir / IMAGES) as hdul:
         shapes = {index: hdu.shape for index, hdu in enumerate(hdul)}
     for row in table:
         shape = shapes[int(row["hdu"])]
@@ -119,35 +116,23 @@ def test_cosmos_table_flags_match_the_stamp_sizes(cosmos, cosmos_run):
                        passed["score"], rtol=0, atol=1e-12)
 
 
-def test_cosmos_scores_match_a_step_by_step_computation(cosmos, model_dir, cosmos_run):
+def test_cosmos_scores_match_a_step_by_step_computation(cosmos_dir, model_dir, cosmos_run):
     _, out = cosmos_run
     passed = Table.read(out / "predictions.fits", mask_invalid=False)
     passed = passed[passed["passed"]]
-    with fits.open(cosmos / IMAGES) as hdul:
+    with fits.open(cosmos_dir / IMAGES) as hdul:
         expected = [reference_score(model_dir, hdul[int(hdu)].data) for hdu in passed["hdu"][:5]]
     assert np.allclose(passed["score"][:5], expected, rtol=0, atol=1e-5)
 
 
-def test_cosmos_report_files_and_galleries(cosmos_run):
-    result, out = cosmos_run
-    for name in ("report.md", "report.html", "predictions.csv", "predictions.fits",
-                 "apply.json", "figures/score_histogram.png", "figures/most_confident.png",
-                 "figures/least_confident.png"):
-        assert (out / name).is_file(), name
-    report = (out / "report.md").read_text()
-    assert "Ko (2023), COSMOS" in report and "3707" in report and "3689" in report
-    assert "| a side under 50 px | 62 |" in report
-    assert "The 18 lowest-scoring stamps" in report
-
-
-def test_same_inputs_give_the_same_bytes_and_batching_does_not_matter(cosmos, model_dir,
+def test_same_inputs_give_the_same_bytes_and_batching_does_not_matter(cosmos_dir, model_dir,
                                                                      cosmos_run, tmp_path):
     _, first = cosmos_run
-    again = apply_model(model_dir, [cosmos / CATALOGUE], tmp_path / "a", batch_size=16,
+    again = apply_model(model_dir, [cosmos_dir / CATALOGUE], tmp_path / "a", batch_size=16,
                         progress=False, gallery_size=4)
     assert (tmp_path / "a" / "predictions.csv").read_bytes() == \
         (first / "predictions.csv").read_bytes()
-    other = apply_model(model_dir, [cosmos / CATALOGUE], tmp_path / "b", batch_size=7,
+    other = apply_model(model_dir, [cosmos_dir / CATALOGUE], tmp_path / "b", batch_size=7,
                         progress=False, gallery_size=4)
     one = Table.read(first / "predictions.fits", mask_invalid=False)
     two = Table.read(tmp_path / "b" / "predictions.fits", mask_invalid=False)
@@ -165,7 +150,7 @@ def noise_image(rng, shape) -> np.ndarray:
     return rng.uniform(0.0, 0.5, shape).astype(np.float32)
 
 
-def test_bad_inputs_are_listed_and_the_rest_is_scored(cosmos, model_dir, tmp_path):
+def test_bad_inputs_are_listed_and_the_rest_is_scored(cosmos_dir, model_dir, tmp_path):
     rng = np.random.default_rng(5)
     multi = write_fits(tmp_path / "multi.fits", [fits.PrimaryHDU()] +
                        [fits.ImageHDU(noise_image(rng, (60, 60))) for _ in range(3)])
@@ -178,7 +163,7 @@ def test_bad_inputs_are_listed_and_the_rest_is_scored(cosmos, model_dir, tmp_pat
     nan_file = write_fits(tmp_path / "nan.fits", [fits.PrimaryHDU(nan_image)])
     missing = tmp_path / "missing.fits"
     out = tmp_path / "out"
-    result = apply_model(model_dir, [cosmos, missing, truncated, nan_file], out,
+    result = apply_model(model_dir, [cosmos_dir, missing, truncated, nan_file], out,
                          batch_size=32, progress=False)
     assert result.stamps_read == 102  # 100 COSMOS + the 2 complete HDUs of the truncated file
     assert result.passed == 32
@@ -189,10 +174,6 @@ def test_bad_inputs_are_listed_and_the_rest_is_scored(cosmos, model_dir, tmp_pat
     summary = json.loads((out / "apply.json").read_text())
     assert {Path(p["file"]).name for p in summary["problems"]} == set(reasons)
     assert len(summary["problems"]) == len(result.problems) == 4  # + COSMOS's companion table
-    report = (out / "report.md").read_text()
-    for name in ("missing.fits", "truncated.fits", "nan.fits"):
-        assert name in report
-    assert "problems (skipped inputs)" in report
 
 
 def test_nothing_readable_is_a_data_error(model_dir, tmp_path):
@@ -283,3 +264,61 @@ def test_memory_does_not_grow_with_the_pixels_read(model_dir, tmp_path):
     extra_pixel_bytes = (many - few) * side * side * 4
     assert peak_many - peak_few < extra_pixel_bytes / 2, (peak_few, peak_many,
                                                           extra_pixel_bytes)
+
+
+def test_paper_counts_are_recorded_only_when_given(model_dir, tmp_path):
+    stamps = write_fits(tmp_path / "s.fits", [fits.PrimaryHDU(noise_image(
+        np.random.default_rng(3), (60, 60)))])
+    apply_model(model_dir, [stamps], tmp_path / "none", progress=False, gallery_size=1)
+    assert "paper" not in json.loads((tmp_path / "none" / "apply.json").read_text())
+    apply_model(model_dir, [stamps], tmp_path / "some", progress=False, gallery_size=1,
+                paper={"source": "a paper", "stamps_read": 10})
+    paper = json.loads((tmp_path / "some" / "apply.json").read_text())["paper"]
+    assert paper == {"source": "a paper", "stamps_read": 10, "passed": None,
+                     "predicted_positive": {"positive": None, "total": None, "fraction": None,
+                                            "interval": None}}
+    with pytest.raises(UsageError, match="unknown paper key.*passd"):
+        apply_model(model_dir, [stamps], tmp_path / "bad", progress=False, paper={"passd": 3})
+    with pytest.raises(UsageError, match="paper 'positive' must be a count"):
+        apply_model(model_dir, [stamps], tmp_path / "bad", progress=False, paper={"positive": 1.5})
+
+
+@pytest.mark.parametrize("normalize", ["max", "standardize"])
+def test_network_gets_exactly_the_training_normalisation(normalize, tmp_path, monkeypatch):
+    """The tensor the network sees is the training normaliser applied to the resampled stamp,
+    bit for bit: apply normalises exactly as training did."""
+    model = save_model(tmp_path / "model", normalize=normalize)
+    rng = np.random.default_rng(8)
+    images = [rng.normal(0.1, 0.2, (60, 60)).astype(np.float32),
+              rng.normal(0.1, 0.2, (70, 66)).astype(np.float32)]
+    stamps = write_fits(tmp_path / "s.fits", [fits.PrimaryHDU()] +
+                        [fits.ImageHDU(image) for image in images])
+    seen = []
+    real_predict = stream.predict
+
+    def recording_predict(network, inputs, **options):
+        seen.append(inputs.clone())
+        return real_predict(network, inputs, **options)
+
+    monkeypatch.setattr(stream, "predict", recording_predict)
+    apply_model(model, [stamps], tmp_path / "out", progress=False, gallery_size=0)
+    prep = Preprocessing(normalisation="none", output_shape=INPUT_SIZE)
+    training = normaliser(normalize)
+    expected = torch.stack([training(torch.from_numpy(prepare_batch(image[np.newaxis], prep)[0]))
+                            for image in images])
+    assert torch.equal(torch.cat(seen), expected)
+
+
+def test_malformed_model_card_is_a_data_error(tmp_path):
+    stamps = write_fits(tmp_path / "s.fits", [fits.PrimaryHDU(noise_image(
+        np.random.default_rng(0), (60, 60)))])
+    model = save_model(tmp_path / "model")
+    card = json.loads((model / "model.json").read_text())
+    del card["input_size"]
+    (model / "model.json").write_text(json.dumps(card))
+    with pytest.raises(DataError, match="model.json: malformed model card: missing key.*input_size"):
+        apply_model(model, [stamps], tmp_path / "out", progress=False)
+    (model / "model.json").write_text("{not json")
+    with pytest.raises(DataError, match="not JSON") as raised:
+        apply_model(model, [stamps], tmp_path / "out", progress=False)
+    assert raised.value.exit_code == 3

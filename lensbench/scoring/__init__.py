@@ -1,0 +1,34 @@
+"""Score real FITS stamps with a trained classifier: the core of ``lensbench apply``.
+
+Ko (2023), section "Application to COSMOS Survey Data" (text, no equation number), applies the
+CNN trained on simulated single galaxies to the COSMOS F814W stamps (0.03 arcsec per pixel,
+counts/s): stamps over 80 or under 50 pixels per side, or with a pixel above 2 counts/s, are
+rejected, the rest normalised "just as the single galaxy simulation images". The paper's own
+counts are data, not code: a spec's ``[application.paper]`` (``specs/papers/cosmos.toml``)
+passed as :func:`apply_model`'s ``paper``.
+
+Every stamp goes through the same steps, in this order:
+
+1. Reading (:func:`lensbench.io.fits.iter_stamps`): stamps with NaN or infinite pixels, and
+   unreadable inputs, are reported as problems and never reach the table.
+2. The cuts (:func:`lensbench.io.preprocess.apply_cuts`) on the stamp in its own units: side
+   in pixels, brightest pixel in the file's units (COSMOS: counts/s). A stamp may fail several.
+3. Resampling to the network's input size (H, W) in pixels with
+   :func:`lensbench.io.preprocess.prepare_batch`, then that function's normalisation
+   (``Preprocessing.normalisation``; ``"none"`` by default, so step 4 is the only one).
+4. The per-image normalisation the network was trained with, the model card's ``normalize``,
+   through :func:`lensbench.io.preprocess.normaliser`: one definition for training and apply.
+5. Softmax probabilities (:func:`lensbench.training.predict`); the score is the probability of the
+   last class (``"halo"`` for Ko's ``["no_halo", "halo"]``), the predicted class the most
+   probable one.
+
+The results are ``predictions.csv``, ``predictions.fits`` and ``apply.json``; the report on
+them is :mod:`lensbench.report.apply`'s job.
+"""
+
+from lensbench.scoring.classifier import find_model_dir, load_classifier, preprocessing_for
+from lensbench.scoring.score import ApplyResult, apply_model
+from lensbench.scoring.stream import Gallery
+
+__all__ = ["ApplyResult", "Gallery", "apply_model", "find_model_dir", "load_classifier",
+           "preprocessing_for"]

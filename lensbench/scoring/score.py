@@ -1,0 +1,172 @@
+"""The entry point of scoring: :func:`apply_model` and what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lensbench.errors import DataError, UsageError
+from lensbench.io.fits import InputProblem
+from lensbench.io.preprocess import Preprocessing
+from lensbench.scoring.classifier import (check_preprocessing, find_model_dir, load_classifier,
+                                          preprocessing_for)
+from lensbench.scoring.outputs import check_paper, summarise, write_outputs
+from lensbench.scoring.stream import Extremes, Gallery, Rows, Scorer
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What :func:`apply_model` did.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Folder holding ``predictions.csv``, ``predictions.fits`` and ``apply.json``.
+    model_dir : Path
+        The model folder actually used (``model.json`` + ``model.pt``).
+    preprocessing : Preprocessing
+        Cuts and preparation applied (sizes in pixels, brightness in the files' units).
+    summary : dict
+        The content of ``apply.json`` (see :func:`lensbench.scoring.outputs.summarise`).
+    scores : numpy.ndarray, shape (stamps read,)
+        Probability of the model's last class per stamp read, in table order; NaN where the
+        stamp was not scored.
+    most_confident, least_confident : Gallery
+        The highest- and lowest-scoring stamps (at most ``gallery_size`` each).
+    problems : tuple of InputProblem
+        Every input that could not be read or prepared, with the reason.
+    """
+
+    out_dir: Path
+    model_dir: Path
+    preprocessing: Preprocessing
+    summary: dict
+    scores: np.ndarray
+    most_confident: Gallery
+    least_confident: Gallery
+    problems: tuple[InputProblem, ...]
+
+    @property
+    def stamps_read(self) -> int:
+        """Stamps read from the inputs (rows of the table)."""
+        return self.summary["stamps_read"]
+
+    @property
+    def cut_counts(self) -> dict[str, int]:
+        """Stamps each cut removed, by cut name; a stamp failing several counts in each."""
+        return dict(self.summary["cuts"])
+
+    @property
+    def passed(self) -> int:
+        """Stamps passing every cut."""
+        return self.summary["passed"]
+
+    @property
+    def scored(self) -> int:
+        """Stamps given a score (those passing, less any that could not be normalised)."""
+        return self.summary["scored"]
+
+    @property
+    def positive(self) -> int:
+        """Scored stamps whose most probable class is :attr:`positive_class`."""
+        return self.summary["predicted_positive"]["positive"]
+
+    @property
+    def positive_class(self) -> str:
+        """The model's last class (``"halo"`` for Ko's classifier)."""
+        return self.summary["positive_class"]
+
+    @property
+    def fraction(self) -> float | None:
+        """``positive / scored``; None when nothing was scored."""
+        return self.summary["predicted_positive"]["fraction"]
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """95 % Wilson interval of :attr:`fraction`; None when nothing was scored."""
+        interval = self.summary["predicted_positive"]["interval"]
+        return None if interval is None else tuple(interval)
+
+
+def _check_arguments(batch_size: int, gallery_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(gallery_size, bool) or not isinstance(gallery_size, int) or gallery_size < 0:
+        raise UsageError(f"gallery_size must be a non-negative integer, got {gallery_size!r}")
+
+
+def apply_model(model_dir: str | Path, inputs: list[str | Path], out_dir: str | Path, *,
+                preprocessing: Preprocessing | None = None, batch_size: int = 256,
+                device: str = "cpu", progress: bool = True, gallery_size: int = 18,
+                paper: dict | None = None) -> ApplyResult:
+    """Classify every stamp of ``inputs`` with a trained model and write a table of the scores.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A model folder (``model.json`` + ``model.pt``) or a run folder holding exactly one
+        model (``model/`` or ``models/<branch>/``).
+    inputs : list of str or Path
+        FITS files, folders and glob patterns (see :func:`lensbench.io.fits.iter_stamps`);
+        GalSim RealGalaxyCatalogs (COSMOS, 0.03 arcsec per pixel, counts/s) included.
+    out_dir : str or Path
+        Folder to write into (created): ``predictions.csv`` and ``predictions.fits`` (one row per
+        stamp read: identifier, file, hdu, score, predicted_class, passed, ``cut_<name>``) and
+        ``apply.json`` (counts, problems, preprocessing, the paper's counts). The report
+        (:func:`lensbench.report.apply.write_apply_report`) goes beside them.
+    preprocessing : Preprocessing, optional
+        Cuts (pixels; counts/s for COSMOS) and preparation; its ``output_shape`` must be the
+        model's input size. Default: :func:`~lensbench.scoring.classifier.preprocessing_for`.
+    batch_size : int
+        Stamps prepared and scored together; memory grows with it (one batch of images).
+    device : str
+        Torch device of the forward passes.
+    progress : bool
+        Show a progress bar (stamps read).
+    gallery_size : int
+        Stamps kept in each of the most and least confident galleries (Ko's Fig 5: 18).
+    paper : dict, optional
+        The paper's own counts for its application (``source``, ``stamps_read``, ``passed``,
+        ``positive``; e.g. a spec's ``[application.paper]``), recorded in ``apply.json`` under
+        ``"paper"``; nothing is recorded without it.
+
+    Returns
+    -------
+    ApplyResult
+
+    Raises
+    ------
+    DataError
+        (exit 3) When the model cannot be loaded, or when no stamp at all could be read; the
+        message lists every problem. Any other bad input is reported and skipped.
+    UsageError
+        (exit 2) For a model that is not a one-band classifier, a preprocessing whose output
+        shape differs from the model's input size, bad batch or gallery sizes, or bad paper
+        counts.
+    """
+    _check_arguments(batch_size, gallery_size)
+    check_paper(paper)
+    model_dir = find_model_dir(model_dir)
+    model, card = load_classifier(model_dir)
+    prep = preprocessing if preprocessing is not None else preprocessing_for(card)
+    check_preprocessing(prep, card, model_dir)
+    problems: list[InputProblem] = []
+    rows = Rows()
+    scorer = Scorer(model, card, prep, batch_size, device, rows,
+                    Extremes(gallery_size, highest=True), Extremes(gallery_size, highest=False),
+                    problems)
+    scorer.stream(list(inputs), progress)
+    if len(rows) == 0:
+        listing = "\n".join(f"  {problem}" for problem in problems) or "  (no input given)"
+        raise DataError(", ".join(str(item) for item in inputs),
+                        f"no stamp could be read:\n{listing}")
+    summary = summarise(rows, card, prep, model_dir, list(inputs), problems, paper)
+    out_dir = Path(out_dir)
+    write_outputs(out_dir, rows, card["classes"], summary)
+    return ApplyResult(out_dir=out_dir, model_dir=model_dir, preprocessing=prep, summary=summary,
+                       scores=np.array(rows.scores, dtype=np.float64),
+                       most_confident=scorer.highest.gallery(rows, prep.output_shape),
+                       least_confident=scorer.lowest.gallery(rows, prep.output_shape),
+                       problems=tuple(problems))

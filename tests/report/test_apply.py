@@ -1,0 +1,106 @@
+"""The application report (:mod:`lensbench.report.apply`): the ``lensbench apply`` document built
+from a scorer's results, and the run report's "Application to real data" blocks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lensbench.io.fits import InputProblem, Stamp
+from lensbench.io.preprocess import Preprocessing, apply_cuts
+from lensbench.report.apply import application_blocks, write_apply_report
+from lensbench.report.document import Document, Figure, Paragraph, Section, Table
+from lensbench.scoring import ApplyResult, Gallery
+from lensbench.scoring.outputs import summarise
+from lensbench.scoring.stream import Rows
+
+CARD = {"architecture": "cnn", "classes": ["no_halo", "halo"], "input_size": [64, 64],
+        "normalize": "max", "simulation_kind": "galaxy"}
+KO_COSMOS = {"source": "Ko (2024), Sec. III.C", "stamps_read": 29062, "passed": 3707,
+             "positive": 3689}
+#: Stamp sides (pixels): two too small, one too large, five passing the cuts.
+SIDES = (40, 45, 90, 60, 60, 70, 75, 80)
+
+
+def scored_result(out_dir: Path, *, paper=None, problems=(), gallery_size=2,
+                  sides=SIDES) -> ApplyResult:
+    """What the scorer returns for stamps of the given sides, the passing ones given rising
+    scores (the last of them above 0.5, so 'halo'), without running a network."""
+    prep = Preprocessing(normalisation="none")
+    rows = Rows()
+    passing = []
+    for index, side in enumerate(sides):
+        stamp = Stamp(f"stamp{index}", "stamps.fits", index, np.full((side, side), 0.5, "f4"))
+        row = rows.add(stamp, apply_cuts(stamp, prep))
+        if min(stamp.image.shape) >= 50 and max(stamp.image.shape) <= 80:
+            passing.append(row)
+    scores = np.linspace(0.1, 0.6, len(passing))
+    rows.set_predictions(np.array(passing, dtype=np.int64),
+                         np.stack([1.0 - scores, scores], axis=1))
+    summary = summarise(rows, CARD, prep, Path("models/m"), ["stamps.fits"], list(problems),
+                        paper)
+    images = np.random.default_rng(0).uniform(0, 1, (len(passing), 64, 64)).astype("f4")
+    order = np.argsort(-scores, kind="stable")[:gallery_size]
+    reverse = np.argsort(scores, kind="stable")[:gallery_size]
+    return ApplyResult(out_dir, Path("models/m"), prep, summary, np.array(rows.scores),
+                       Gallery(tuple(f"stamp{passing[i]}" for i in order), scores[order],
+                               images[order]),
+                       Gallery(tuple(f"stamp{passing[i]}" for i in reverse), scores[reverse],
+                               images[reverse]),
+                       tuple(problems))
+
+
+def test_report_has_cuts_predictions_paper_and_galleries(tmp_path):
+    out = write_apply_report(scored_result(tmp_path, paper=KO_COSMOS))
+    for name in ("report.md", "report.html", "figures/score_histogram.png",
+                 "figures/most_confident.png", "figures/least_confident.png"):
+        assert (out / name).is_file(), name
+    report = (out / "report.md").read_text()
+    assert "5 of 8 stamps pass every cut" in report
+    assert "Ko (2024), Sec. III.C: 3707 of 29062 stamps pass (12.8%)." in report
+    assert r"| too\_small | a side under 50 px | 2 |" in report
+    assert r"| too\_large | a side over 80 px | 1 |" in report
+    assert "| these inputs | 1 | 5 |" in report and "| paper | 3689 | 3707 |" in report
+    assert "The 2 lowest-scoring stamps, as in Ko's Fig 5" in report
+    assert "training normalisation (model.json normalize)" in report
+
+
+def test_report_without_paper_problems_listed_and_nothing_scored(tmp_path):
+    problem = InputProblem("missing.fits", None, "no such file")
+    out = write_apply_report(scored_result(tmp_path, problems=[problem], sides=(40, 90)))
+    report = (out / "report.md").read_text()
+    assert "| paper |" not in report and "Ko (2024)" not in report
+    assert "missing.fits" in report and "no such file" in report
+    assert "No stamp passed the cuts: nothing was scored." in report
+    assert "Galleries" not in report and not (out / "figures" / "least_confident.png").exists()
+
+
+def test_application_blocks_summarise_the_folder_beside_the_paper(tmp_path):
+    folder = write_apply_report(scored_result(tmp_path / "apply", paper=KO_COSMOS))
+    summary = json.loads(json.dumps(scored_result(folder, paper=KO_COSMOS).summary))
+    blocks = application_blocks(summary, folder, "variant=nfw_galaxy", "apply-variant=nfw_galaxy")
+    paragraph, table, *figures = blocks
+    assert isinstance(paragraph, Paragraph) and isinstance(table, Table)
+    assert "branch variant=nfw_galaxy" in paragraph.text
+    assert "apply-variant=nfw_galaxy/report.html" in paragraph.text
+    values = {row[0]: row[1:] for row in table.rows}
+    assert values["stamps read"] == (8, 29062)
+    assert values["passed every cut"] == (5, 3707)
+    assert values["predicted 'halo'"] == (1, 3689)
+    assert values["fraction 'halo'"][1] == pytest.approx(3689 / 3707)
+    assert values["removed by cut 'too_small'"] == (2, None)
+    assert "Ko (2024), Sec. III.C" in table.caption
+    assert [figure.name for figure in figures] == [
+        "apply-variant-nfw_galaxy-least_confident", "apply-variant-nfw_galaxy-most_confident",
+        "apply-variant-nfw_galaxy-score_histogram"]
+    assert all(isinstance(figure, Figure) for figure in figures)
+    Document("run", [Section("Application to real data", blocks)])
+
+
+def test_application_blocks_without_paper_leave_its_column_empty(tmp_path):
+    folder = write_apply_report(scored_result(tmp_path))
+    table = application_blocks(scored_result(folder).summary, folder, "main", "apply")[1]
+    assert all(row[2] is None for row in table.rows)
