@@ -30,17 +30,14 @@ class SimulationKind:
     class_names : callable
         ``class_names(config) -> list[str]``: the classes this simulator can render.
     simulate_batch : callable or None
-        ``simulate_batch(config, survey, class_name, n, rng) -> (images, params)`` for kinds
-        that render images in one stage.
+        ``simulate_batch(config, survey, class_name, n, rng, *, execution) -> (images, params)``
+        for kinds that render images in one stage.
     simulate_signal, observe : callable or None
         The two stages of kinds whose survey-independent signal is simulated once and observed
-        per survey: ``simulate_signal(config, n, rng) -> (signal, params)`` for the positive
-        (last) class, and ``observe(config, survey, signal, n, rng) -> images`` where ``signal``
-        is None for the negative class.
-    report_sections : callable or None
-        ``report_sections(branches, device) -> list[Section]``: figures only this kind can draw
-        (sky maps, attributions). ``branches`` maps each branch name to a
-        :class:`BranchOutputs`.
+        per survey: ``simulate_signal(config, n, rng, *, execution) -> (signal, params)`` for the
+        positive (last) class, and ``observe(config, survey, signal, n, rng) -> images`` where
+        ``signal`` is None for the negative class. ``execution`` is the run's
+        :class:`lensbench.execution.ExecutionConfig` (speed switches, in no cache key).
     description : str
         One line for ``lensbench list``.
     """
@@ -53,35 +50,7 @@ class SimulationKind:
     simulate_batch: Callable | None = None
     simulate_signal: Callable | None = None
     observe: Callable | None = None
-    report_sections: Callable | None = None
     description: str = ""
-
-
-@dataclass(frozen=True)
-class BranchOutputs:
-    """What the report step hands a kind's ``report_sections`` about one grid branch.
-
-    Attributes
-    ----------
-    spec : lensbench.spec.Spec
-        The branch's validated spec.
-    results : dict
-        The evaluate step's ``results.json`` (metrics and curves).
-    model_dir : Path
-        Folder with ``model.pt`` and ``model.json`` (load with
-        :func:`lensbench.models.saved.load_model`).
-    test_dir : Path
-        The test split's dataset folder (:class:`lensbench.simulate.store.ShardedDataset`).
-    signal_test_dir : Path or None
-        The test split's signal folder, for two-stage kinds
-        (:func:`lensbench.steps.signal.load_signal`).
-    """
-
-    spec: Any
-    results: dict
-    model_dir: Any
-    test_dir: Any
-    signal_test_dir: Any = None
 
 
 SIMULATION_KINDS: Registry[SimulationKind] = Registry("simulation kind")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lensbench.simulate import astrometric, astrometric_report, galaxy, strong
+from lensbench.simulate import astrometric, galaxy, strong
 from lensbench.simulate.kinds import SIMULATION_KINDS, SimulationKind
 
 SIMULATION_KINDS.register("strong_lensing")(SimulationKind(
@@ -49,7 +49,6 @@ SIMULATION_KINDS.register("astrometric")(SimulationKind(
     class_names=lambda config: ["no_subhalos", "subhalos"],
     simulate_signal=astrometric.simulate_signal,
     observe=_observe_astrometric,
-    report_sections=astrometric_report.report_sections,
     description="Milky-Way subhalos lensing quasars: HEALPix proper-motion maps (Vattis+21)",
 ))
 
