@@ -1,6 +1,7 @@
 """Resolve validated specs into a DAG of steps.
 
-One spec variant (grid branch) becomes::
+One spec variant (grid branch) becomes its simulation, then the steps of its task
+(:mod:`lensbench.tasks`); for the supervised tasks::
 
     simulate:train  simulate:val  simulate:test
             \\           /              |
@@ -9,6 +10,10 @@ One spec variant (grid branch) becomes::
                      evaluate ---------+
                           \\
                            report (one for the whole spec, over every branch)
+
+The plan owns the simulation part (a ``simulate`` step per split the task needs, after a
+``signal`` step per split for kinds whose signal does not depend on the survey) and asks the
+task for the rest: each task step has a role, and names its inputs by role.
 
 Steps whose configuration and inputs are identical across branches (for instance the
 simulation of branches that differ only in their architecture) get the same cache key and are
@@ -24,9 +29,7 @@ from typing import Any
 from lensbench.cache import step_key
 from lensbench.spec.schema import VARIANT, Spec, simulation_kinds
 from lensbench.steps import STEP_KINDS
-
-SPLITS = ("train", "val", "test")
-
+from lensbench.tasks import TASKS
 
 @dataclass
 class Step:
@@ -42,6 +45,9 @@ class Step:
         The step's own configuration; hashed into its key.
     inputs : dict[str, str]
         Role -> id of the step that produces it (``{"train": "simulate:train", ...}``).
+    role : str
+        What the step does in its branch: ``signal:<split>``, ``simulate:<split>`` or a task
+        step's role (``train``, ``evaluate``, ...); ``report`` for the report.
     branches : list[str]
         Grid branches this step serves.
     key : str
@@ -52,6 +58,7 @@ class Step:
     kind: str
     params: dict[str, Any]
     inputs: dict[str, str] = field(default_factory=dict)
+    role: str = ""
     branches: list[str] = field(default_factory=list)
     key: str = ""
 
@@ -90,27 +97,31 @@ def branch_steps(spec: Spec) -> list[Step]:
     split that every survey scenario shares; ``simulate`` then observes it.
     """
     kind = simulation_kinds().get(spec.simulation_kind)
+    task = TASKS.get(spec.experiment.task)
     sim_suffix = _suffix(spec, ("simulation", "survey", "data", "experiment"))
     signal_suffix = _suffix(spec, ("simulation", "data", "experiment"))
     all_suffix = _suffix(spec, tuple(k.split(".")[0] for k in spec.branch))
-    steps, simulated = [], {}
-    for split in SPLITS:
+    steps, by_role = [], {}
+
+    def add(step: Step) -> None:
+        steps.append(step)
+        by_role[step.role] = step.id
+
+    for split in task.splits:
         inputs = {}
         if kind.simulate_signal is not None:
-            signal = Step(f"signal:{split}{signal_suffix}", "signal", STEP_KINDS.get("signal").params(spec, split=split))
-            steps.append(signal)
-            inputs = {"signal": signal.id}
-        step = Step(f"simulate:{split}{sim_suffix}", "simulate", STEP_KINDS.get("simulate").params(spec, split=split),
-                    inputs)
-        steps.append(step)
-        simulated[split] = step.id
-    train = Step(f"train{all_suffix}", "train", STEP_KINDS.get("train").params(spec),
-                 {"train": simulated["train"], "val": simulated["val"]})
-    evaluate = Step(f"evaluate{all_suffix}", "evaluate", STEP_KINDS.get("evaluate").params(spec),
-                    {"model": train.id, "test": simulated["test"]})
-    steps += [train, evaluate]
-    if spec.application.inputs:
-        steps.append(Step(f"apply{all_suffix}", "apply", STEP_KINDS.get("apply").params(spec), {"model": train.id}))
+            add(Step(f"signal:{split}{signal_suffix}", "signal", STEP_KINDS.get("signal").params(spec, split=split),
+                     role=f"signal:{split}"))
+            inputs = {"signal": by_role[f"signal:{split}"]}
+        add(Step(f"simulate:{split}{sim_suffix}", "simulate", STEP_KINDS.get("simulate").params(spec, split=split),
+                 inputs, role=f"simulate:{split}"))
+    for task_step in task.steps(spec):
+        missing = [role for role in task_step.inputs.values() if role not in by_role]
+        if missing:
+            raise ValueError(f"task '{task.name}': step '{task_step.role}' reads role '{missing[0]}', which no "
+                             f"earlier step plays (roles: {', '.join(by_role)})")
+        add(Step(f"{task_step.role}{all_suffix}", task_step.kind, task_step.params,
+                 {name: by_role[role] for name, role in task_step.inputs.items()}, role=task_step.role))
     return steps
 
 
@@ -122,8 +133,9 @@ def make_plan(specs: list[Spec]) -> Plan:
     for spec in specs:
         alias: dict[str, str] = {}  # this branch's step id -> id of the planned step
         keys: dict[str, str] = {}
+        roles[spec.branch_name] = {}
         for step in branch_steps(spec):
-            step.inputs = {role: alias[i] for role, i in step.inputs.items()}
+            step.inputs = {name: alias[i] for name, i in step.inputs.items()}
             kind = STEP_KINDS.get(step.kind)
             step.key = step_key(step.kind, kind.VERSION, step.params, [keys[i] for i in step.inputs.values()])
             planned = by_key.setdefault((step.kind, step.key), step)
@@ -132,18 +144,13 @@ def make_plan(specs: list[Spec]) -> Plan:
             alias[step.id] = planned.id
             keys[planned.id] = planned.key
             planned.branches.append(spec.branch_name)
-        roles[spec.branch_name] = {_role(by_id): by_id.id for by_id in order if spec.branch_name in by_id.branches}
-    report_inputs = {s.id: s.id for s in order if s.kind in ("evaluate", "train", "apply")
-                     or (s.kind in ("simulate", "signal") and s.params.get("split") == "test")}
-    report = Step("report", "report", STEP_KINDS.get("report").params(specs), report_inputs,
-                  [s.branch_name for s in specs])
+            roles[spec.branch_name][step.role] = planned.id
+    report_inputs = {}
+    for spec in specs:
+        wanted = ("signal:test", "simulate:test", *TASKS.get(spec.experiment.task).report_roles)
+        report_inputs.update({i: i for role, i in roles[spec.branch_name].items() if role in wanted})
+    report = Step("report", "report", STEP_KINDS.get("report").params(specs), report_inputs, role="report",
+                  branches=[s.branch_name for s in specs])
     report.key = step_key("report", STEP_KINDS.get("report").VERSION, report.params, [s.key for s in order])
     order.append(report)
     return Plan(order, specs, roles)
-
-
-def _role(step: Step) -> str:
-    """A step's role within its branch: its kind, or ``simulate:<split>`` / ``signal:<split>``."""
-    if step.kind in ("simulate", "signal"):
-        return f"{step.kind}:{step.params['split']}"
-    return step.kind

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from typer.testing import CliRunner
 from lensbench.cli import app
 from lensbench.report.schema import validate_metrics
 from lensbench.spec import load_spec
-from lensbench.steps.report import HEADLINE
+from lensbench.metrics import metric_label
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = "specs/papers/cosmos.toml"
@@ -118,7 +117,7 @@ def test_report_has_mse_tables_agreement_figures_and_table_iii(smoke):
         assert (smoke / "figures" / f"agreement-{i}.png").stat().st_size > 1000
     for branch, values in TABLE_III.items():
         for metric, value in values.items():
-            assert float(_table_value(report, branch, HEADLINE[metric])) == pytest.approx(value, abs=5e-5)
+            assert float(_table_value(report, branch, metric_label(metric))) == pytest.approx(value, abs=5e-5)
     assert all(f"({_markdown(name)})" in report for name in REGRESSION)
 
 

@@ -149,12 +149,8 @@ def test_bad_spec_through_run_exits_2_without_traceback(in_repo):
     assert "training.epoch: unknown key 'epoch'" in result.output and "Traceback" not in result.output
 
 
-def test_apply_command_on_a_run_folder(smoke_runs):
-    from conftest import SHARED
-
-    cosmos = SHARED / "cosmos"
-    if not cosmos.is_dir():
-        pytest.skip("../shared/cosmos not found: real COSMOS stamps are only available inside the lensbench workplace")
+def test_apply_command_on_a_run_folder(smoke_runs, cosmos_dir):
+    cosmos = cosmos_dir
     root = smoke_runs["root"]
     out = root / "applied"
     output = run_cli("apply", "--model", str(root / "a"), str(cosmos), "--out", str(out), "--no-progress")

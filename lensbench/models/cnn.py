@@ -6,7 +6,7 @@ MaxPool2d(2), then Linear -> Dropout(0.5) -> ReLU -> Linear. The paper fixes the
 dropout; it gives neither the channel widths nor the hidden size. The defaults here,
 (16, 32, 64) channels and 128 hidden units, are our choice: doubling widths per pooled stage as
 is usual, small enough to train on a CPU. The network returns logits; the paper's final softmax
-is applied by the loss (cross-entropy) and by :func:`lensbench.train.predict`.
+is applied by the loss (cross-entropy) and by :func:`lensbench.training.predict`.
 """
 
 from __future__ import annotations

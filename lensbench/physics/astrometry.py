@@ -14,6 +14,10 @@ Erratum: eq 6 of Vattis+21 prints ``+ 3 |b'|^2 b_hat`` in the bracket multiplyin
 ``-2 M / b^3``; the time derivative of eq 3 gives ``- 3 |b'|^2 b_hat`` (as in the authors' code,
 Mishra-Sharma+20 ``astrometry_sim.py``). :func:`induced_acceleration` uses the derivative; the
 test suite checks it against a finite-difference derivative of :func:`induced_velocity`.
+
+Why one module of ~450 lines: deflection, velocity and acceleration (eqs 3-8) are three
+derivatives of one NFW cylinder mass, whose closed forms, far-field form and series live together
+so that each kernel of the map engine is checked against the same definitions.
 """
 
 from __future__ import annotations

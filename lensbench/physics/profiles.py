@@ -16,6 +16,10 @@ Einstein radii as the product average of the semi-axes; NFW normalised by the de
 References: Keeton & Kochanek 1998 (KK98, NIE/SIE), Tessore & Metcalf 2015 (TM15, EPL),
 Wright & Brainerd 2000 / Golse & Kneib 2002 (GK02, NFW), Baltz, Marshall & Oguri 2009
 (BMO09, truncated NFW).
+
+Why one module of ~500 lines: DESIGN.md's ``physics/profiles.py`` holds every lens profile
+(~40 lines each) with the broadcasting and ellipticity helpers they share, so a profile and its
+conventions are read in one place beside lenstronomy's.
 """
 
 from __future__ import annotations

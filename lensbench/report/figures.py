@@ -111,7 +111,7 @@ def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figur
     histories : mapping of name to history
         Each history holds ``train_loss`` and ``val_loss`` (one value per epoch) and optionally
         ``train_acc`` and ``val_acc`` (fractions; empty for regression), e.g.
-        ``lensbench.train.History.to_dict()``. Training is drawn solid, validation dashed, one
+        ``lensbench.training.History.to_dict()``. Training is drawn solid, validation dashed, one
         colour per name.
     """
     has_accuracy = any(np.size(history.get(key, ())) > 0

@@ -13,7 +13,7 @@ that is not defined, such as the AUC of a test set with one class, is ``null``):
       "created": str,                     # ISO-8601 time the report was written
       "branches": {                       # at least one; "main" when the spec has no grid
         "<branch>": {                     # e.g. "scenario=C,architecture=resnet18"
-          "task": "classify" | "regress",
+          "task": "classify" | "regress" | another registered task,
           "class_names": [str, ...],      # classify only; two or more
           "parameter_names": [str, ...],  # regress only, optional; units in the names
           "metrics": {                    # e.g. auc, accuracy_at_0.5, f1_youden, ece, brier;
@@ -65,7 +65,6 @@ import re
 from datetime import datetime
 
 SCHEMA_VERSION = "lensbench.metrics/1"
-TASKS = ("classify", "regress")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 TOP_LEVEL_KEYS = ("schema", "experiment", "preset", "spec_hash", "seed", "created", "branches",
@@ -208,8 +207,8 @@ def _check_branch(branch, path: str, problems) -> None:
     if not _check_keys(branch, path, BRANCH_KEYS, BRANCH_OPTIONAL_KEYS, problems):
         return
     task = branch.get("task")
-    if "task" in branch and task not in TASKS:
-        problems.append(f"{path}.task: expected one of {', '.join(TASKS)}, got {task!r}")
+    if "task" in branch and not (isinstance(task, str) and task):
+        problems.append(f"{path}.task: expected the name of a task (classify, regress, ...), got {task!r}")
     if task == "classify":
         if "class_names" not in branch:
             problems.append(f"{path}: missing key 'class_names' (required when task is classify)")

@@ -7,7 +7,7 @@ each value against them. Supported field types: ``bool``, ``int``, ``float``, ``
 (free-form, used for option tables checked elsewhere). Field metadata may hold ``min``,
 ``max`` (inclusive bounds) and ``choices`` (a callable returning a
 :class:`~lensbench.registry.Registry`); ``__post_init__`` may raise ``ValueError`` for
-checks across fields.
+checks across fields (a message ``"field: ..."`` is reported at that field's line).
 """
 
 from __future__ import annotations
@@ -198,6 +198,10 @@ class Converter:
             return cls(**kwargs)
         except (ValueError, TypeError) as err:
             message = str(err)
+            named = next((n for n in fields if message.startswith(n + ": ")), None)
+            if named:  # "field: message" names the field the problem is in
+                self.error(f"{prefix}{named}", message[len(named) + 2:])
+                return _MISSING
             target = next((n for n in fields if message.startswith(n + " ") or f"'{n}'" in message), None)
             self.error(f"{prefix}{target}" if target else key, message)
             return _MISSING

@@ -1,34 +1,26 @@
-"""The sections of an experiment spec, one frozen dataclass each, and their validation.
+"""A validated experiment spec (:class:`Spec`, one per grid branch) and its validation.
 
 :func:`validate` turns a :class:`~lensbench.spec.load.RawSpec` into a :class:`Spec`, or raises
 :class:`~lensbench.errors.SpecError` listing every problem at once. Kind-specific sections
 (``[simulation]`` and ``[survey]``) are validated with the dataclasses their simulator registers
-in :data:`lensbench.simulate.kinds.SIMULATION_KINDS`.
+in :data:`lensbench.simulate.kinds.SIMULATION_KINDS`; the engine's own sections are in
+:mod:`lensbench.spec.sections`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from lensbench.errors import SpecError, SpecIssue
+from lensbench.io.canonical import sha256_of
 from lensbench.spec.convert import MISSING, Converter
+from lensbench.execution import ExecutionConfig
 from lensbench.spec.load import RawSpec, flatten, set_dotted
-
-
-def _architectures():
-    from lensbench.models import ARCHITECTURES
-
-    return ARCHITECTURES
-
-
-def _metrics():
-    from lensbench.metrics import METRICS
-
-    return METRICS
+from lensbench.spec.sections import (ApplicationSection, DataSection, EvaluationSection, ExperimentSection,
+                                     ModelSection, ReportSection)
+from lensbench.training.config import TrainConfig
 
 
 def simulation_kinds():
@@ -38,151 +30,23 @@ def simulation_kinds():
     return SIMULATION_KINDS
 
 
-def _min(value):
-    return {"min": value}
+BASE_SECTIONS = ("experiment", "simulation", "survey", "data", "model", "training", "evaluation", "application",
+                 "report", "grid", "execution")
 
 
-@dataclass(frozen=True)
-class PaperSection:
-    """The published numbers a report puts beside ours.
+def top_level() -> tuple[str, ...]:
+    """Every section a spec may have: the engine's own and those the registered tasks own."""
+    from lensbench.tasks import task_sections
 
-    ``table`` maps a branch name (``main`` for a spec without a grid) to metric -> value.
-    """
-
-    citation: str = ""
-    arxiv: str = ""
-    table: dict[str, dict[str, float]] = field(default_factory=dict)
-    notes: str = ""
-
-
-@dataclass(frozen=True)
-class ExperimentSection:
-    """``[experiment]``: what the experiment is, its task and its seed."""
-
-    name: str
-    seed: int = field(metadata=_min(0))
-    description: str = ""
-    task: Literal["classify", "regress"] = "classify"
-    paper: PaperSection = field(default_factory=PaperSection)
-
-    def __post_init__(self):
-        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
-            raise ValueError(f"name must be letters, digits, '-', '_' or '.', got {self.name!r}")
-
-
-@dataclass(frozen=True)
-class DataSection:
-    """``[data]``: dataset sizes (images per class for classification, in total for regression)."""
-
-    n_train: int = field(default=1000, metadata=_min(1))
-    n_val: int = field(default=200, metadata=_min(1))
-    n_test: int = field(default=200, metadata=_min(1))
-    classes: tuple[str, ...] = ()
-    labels: tuple[str, ...] = ()
-    label_scale: dict[str, float] = field(default_factory=dict)
-    shard_size: int = field(default=1000, metadata=_min(1))
-
-
-@dataclass(frozen=True)
-class ModelSection:
-    """``[model]``: the architecture by registered name, and its options."""
-
-    architecture: str = field(default="cnn", metadata={"choices": _architectures})
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TrainingSection:
-    """``[training]``: optimiser, learning-rate schedule, epochs, early stopping, device.
-
-    Schedulers: ``cosine_warm_restarts`` (torch's CosineAnnealingWarmRestarts: ``t_0``, ``t_mult``,
-    ``eta_min``), ``cosine_warmup_restarts`` (the same with a linear warm-up of
-    ``warmup_epochs`` and peaks scaled by ``cycle_gamma``, as Ko cites), ``plateau`` (learning rate
-    times ``plateau_factor`` after ``plateau_patience`` epochs without validation improvement, as
-    Vattis et al.).
-    """
-
-    epochs: int = field(default=10, metadata=_min(1))
-    batch_size: int = field(default=32, metadata=_min(1))
-    lr: float = field(default=1e-3, metadata=_min(0.0))
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    momentum: float = field(default=0.9, metadata=_min(0.0))
-    weight_decay: float = field(default=0.0, metadata=_min(0.0))
-    scheduler: Literal["none", "cosine_warm_restarts", "cosine_warmup_restarts", "plateau"] = "none"
-    t_0: int = field(default=10, metadata=_min(1))
-    t_mult: int = field(default=1, metadata=_min(1))
-    eta_min: float = field(default=0.0, metadata=_min(0.0))
-    warmup_epochs: int = field(default=0, metadata=_min(0))
-    cycle_gamma: float = field(default=1.0, metadata=_min(0.0))
-    plateau_patience: int = field(default=5, metadata=_min(1))
-    plateau_factor: float = field(default=0.1, metadata={"min": 0.0, "max": 1.0})
-    early_stopping_patience: int | None = None
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    normalize: Literal["none", "max", "standardize"] = "none"
-
-
-@dataclass(frozen=True)
-class EvaluationSection:
-    """``[evaluation]``: which metrics to compute and report."""
-
-    metrics: tuple[str, ...] = ("auc", "roc", "accuracy", "precision", "recall", "f1", "confusion", "calibration")
-    calibration_bins: int = field(default=10, metadata=_min(2))
-
-    def __post_init__(self):
-        registry = _metrics()
-        unknown = [m for m in self.metrics if m not in registry]
-        if unknown:
-            raise ValueError(f"metrics: {registry.unknown_message(unknown[0])}")
-
-
-@dataclass(frozen=True)
-class ReportSection:
-    """``[report]``: what the report shows."""
-
-    title: str = ""
-    examples_per_class: int = field(default=4, metadata=_min(0))
-
-
-@dataclass(frozen=True)
-class ApplicationSection:
-    """``[application]``: run the trained classifier on real FITS data (``lensbench apply``).
-
-    ``inputs`` are FITS files, folders or glob patterns, relative to the spec file; empty means
-    no application step. The cuts are Ko's (pixels per side; the brightest pixel in the files'
-    units, counts/s for COSMOS); ``normalisation`` is applied after resampling and before the
-    per-image normalisation the network was trained with (``training.normalize``).
-    """
-
-    inputs: tuple[str, ...] = ()
-    min_size: int | None = 50
-    max_size: int | None = 80
-    max_pixel: float | None = 2.0
-    reject_non_finite: bool = True
-    normalisation: Literal["none", "max", "sum", "minmax", "standardize"] = "none"
-    resampling: Literal["bilinear", "bicubic", "area", "nearest"] = "bilinear"
-    gallery_size: int = field(default=18, metadata=_min(1))
-
-
-@dataclass(frozen=True)
-class ExecutionSection:
-    """``[execution]``: where simulation shards run (see :mod:`lensbench.execution`); the data are
-    the same bytes whatever runs them, so these settings are not part of any cache key."""
-
-    backend: Literal["local", "dask"] = "local"
-    workers: int = field(default=1, metadata=_min(1))
-    address: str = ""
-
-
-TOP_LEVEL = ("experiment", "simulation", "survey", "data", "model", "training", "evaluation", "application",
-             "report", "grid", "execution")
+    return BASE_SECTIONS + tuple(task_sections())
 SECTIONS = {
     "experiment": ExperimentSection,
     "data": DataSection,
     "model": ModelSection,
-    "training": TrainingSection,
+    "training": TrainConfig,
     "evaluation": EvaluationSection,
     "report": ReportSection,
-    "execution": ExecutionSection,
+    "execution": ExecutionConfig,
     "application": ApplicationSection,
 }
 REQUIRED = ("experiment", "simulation")
@@ -198,6 +62,9 @@ class Spec:
         Instances of the dataclasses the simulation kind registers.
     survey_scenario : str or None
         The named survey scenario chosen, if any.
+    task_sections : dict[str, dataclass]
+        The sections the spec's task owns (:attr:`lensbench.tasks.Task.sections`), validated,
+        with their defaults where the spec does not write them.
     branch : dict[str, Any]
         The grid values of this variant (empty without a grid).
     resolved : dict
@@ -214,11 +81,12 @@ class Spec:
     survey_scenario: str | None
     data: DataSection
     model: ModelSection
-    training: TrainingSection
+    training: TrainConfig
     evaluation: EvaluationSection
     report: ReportSection
-    execution: ExecutionSection
+    execution: ExecutionConfig
     application: ApplicationSection
+    task_sections: dict[str, Any]
     grid: dict[str, tuple]
     branch: dict[str, Any]
     resolved: dict
@@ -240,18 +108,18 @@ class Spec:
 
 
 def spec_hash(data) -> str:
-    """sha256 hex digest of ``data`` as canonical JSON (sorted keys)."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """sha256 hex digest of ``data`` as canonical JSON (sorted keys; :func:`lensbench.io.canonical.sha256_of`)."""
+    return sha256_of(data)
 
 
 def _check_top_level(conv: Converter, data: dict) -> None:
     import difflib
 
+    known = top_level()
     for name in data:
-        if name not in TOP_LEVEL:
-            close = difflib.get_close_matches(name, TOP_LEVEL, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; sections are: {', '.join(TOP_LEVEL)}"
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; sections are: {', '.join(known)}"
             conv.error(name, f"unknown section '{name}'{hint}")
     for name in REQUIRED:
         if name not in data:
@@ -312,7 +180,7 @@ def _grid(conv: Converter, data: dict) -> tuple[dict[str, tuple], dict[str, dict
             for name, overrides in named.items():
                 flat = flatten(overrides)
                 for key in flat:
-                    if key.split(".")[0] not in TOP_LEVEL or key.split(".")[0] == "grid":
+                    if key.split(".")[0] not in top_level() or key.split(".")[0] == "grid":
                         conv.error(f"grid.variants.{name}.{key}", "an override must name a key of a section")
                 variants_out[name] = flat
     axes: dict[str, tuple] = {VARIANT: tuple(variants_out)} if variants_out else {}
@@ -325,7 +193,7 @@ def _grid(conv: Converter, data: dict) -> tuple[dict[str, tuple], dict[str, dict
             elif not isinstance(value, list) or not value:
                 conv.error(f"grid.{dotted}", "a grid axis is a non-empty array of values")
             else:
-                if dotted.split(".")[0] not in TOP_LEVEL or dotted.split(".")[0] in ("grid", "experiment"):
+                if dotted.split(".")[0] not in top_level() or dotted.split(".")[0] in ("grid", "experiment"):
                     conv.error(f"grid.{dotted}", "a grid axis must name a key of a section, e.g. survey.scenario")
                 axes[dotted] = tuple(value)
 
@@ -345,6 +213,7 @@ def _one(raw: RawSpec, data: dict, branch: dict, grid: dict, issues: list) -> Sp
             continue
         sections[name] = conv.dataclass(cls, table, name) if (table or name != "experiment") else MISSING
     kind, config, survey, scenario = _simulation(conv, data)
+    owned = _task_sections(conv, data, sections["experiment"])
     issues.extend(conv.issues)
     if conv.issues or any(v is MISSING for v in (*sections.values(), config, survey)):
         return None
@@ -352,8 +221,28 @@ def _one(raw: RawSpec, data: dict, branch: dict, grid: dict, issues: list) -> Sp
         experiment=sections["experiment"], simulation_kind=kind.name, simulation=config, survey=survey,
         survey_scenario=scenario, data=sections["data"], model=sections["model"], training=sections["training"],
         evaluation=sections["evaluation"], report=sections["report"], execution=sections["execution"],
-        application=sections["application"], grid=grid, branch=branch, resolved=data, document=raw.data, source=str(raw.path), preset=raw.preset,
+        application=sections["application"], task_sections=owned, grid=grid, branch=branch, resolved=data, document=raw.data, source=str(raw.path), preset=raw.preset,
     )
+
+
+def _task_sections(conv: Converter, data: dict, experiment) -> dict[str, Any]:
+    """The sections the spec's task owns, validated; a section of another task is an error."""
+    from lensbench.tasks import TASKS, task_sections
+
+    task = experiment.task if experiment is not MISSING and experiment.task in TASKS else None
+    for name, (owner, _) in task_sections().items():
+        if name in data and task is not None and owner != task:
+            conv.error(name, f"section [{name}] belongs to task '{owner}'; this spec's task is '{task}'")
+    if task is None:
+        return {}
+    owned = {}
+    for name, cls in TASKS.get(task).sections.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            conv.error(name, "must be a table")
+            continue
+        owned[name] = conv.dataclass(cls, table, name)
+    return owned
 
 
 def variants(grid: dict[str, tuple]) -> list[dict[str, Any]]:

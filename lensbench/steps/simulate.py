@@ -7,23 +7,17 @@ import math
 import numpy as np
 from tqdm.auto import tqdm
 
+from lensbench.execution import ExecutionConfig, run_tasks
 from lensbench.simulate.register import SIMULATION_KINDS
-from lensbench.simulate.store import ShardedDataset, shard_done, write_manifest, write_shard
-from lensbench.execution import run_tasks
-from lensbench.steps import STEP_KINDS, StepContext
-
-SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+from lensbench.simulate.store import ShardedDataset, load_signal, shard_done, shard_rng, write_manifest, write_shard
+from lensbench.steps.base import STEP_KINDS, StepContext
+from lensbench.tasks import TASKS
 
 
 def positive_count(lo: int, hi: int, n_classes: int) -> int:
     """How many of the examples ``lo..hi-1`` belong to the last (positive) class; example ``j``
     belongs to class ``j % n_classes``."""
     return int(np.sum(np.arange(lo, hi) % n_classes == n_classes - 1))
-
-
-def shard_rng(seed: int, split: str, shard: int) -> np.random.Generator:
-    """The generator of one shard: independent of every other shard, split and seed."""
-    return np.random.default_rng([seed, SPLIT_CODES[split], shard])
 
 
 def _merge_params(parts: list[tuple[np.ndarray, dict[str, np.ndarray]]], n: int) -> dict[str, np.ndarray]:
@@ -63,7 +57,7 @@ class SimulateStep:
             "survey": spec.survey,
             "split": split,
             "n": {"train": data.n_train, "val": data.n_val, "test": data.n_test}[split],
-            "classes": list(data.classes) if spec.experiment.task == "classify" else [],
+            "classes": list(data.classes) if TASKS.get(spec.experiment.task).labels == "classes" else [],
             "labels": list(data.labels),
             "label_scale": dict(data.label_scale),
             "shard_size": data.shard_size,
@@ -88,9 +82,9 @@ class SimulateStep:
             ctx.log.info("shard %d: %d images", shard, count)
             bar.update(count)
 
-        execution = ctx.extra["execution"]  # where shards run does not change their bytes: not in the key
-        run_tasks(simulate_shard, [(p, shard, total, ctx.work, signal_dir) for shard in pending],
-                  backend=execution.backend, workers=execution.workers, address=execution.address, on_done=done)
+        execution = ctx.extra["execution"]  # where and how fast shards run does not change their bytes: not in the key
+        run_tasks(simulate_shard, [(p, shard, total, ctx.work, signal_dir, execution) for shard in pending],
+                  execution, on_done=done)
         bar.close()
         first = np.load(ctx.work / "images_00000.npy", mmap_mode="r")
         image_shape = list(first.shape[1:])
@@ -113,7 +107,7 @@ class SimulateStep:
         return {"n": total, "shards": n_shards, "image_shape": image_shape}
 
 
-def simulate_shard(p: dict, shard: int, total: int, work, signal_dir) -> tuple[int, int]:
+def simulate_shard(p: dict, shard: int, total: int, work, signal_dir, execution: ExecutionConfig) -> tuple[int, int]:
     """Render and write shard ``shard`` of a split (any process may run it); returns (shard, images).
 
     Example ``j`` of the split belongs to class ``j % n_classes``; the shard's generator depends
@@ -130,7 +124,7 @@ def simulate_shard(p: dict, shard: int, total: int, work, signal_dir) -> tuple[i
         if not len(where):
             continue
         if kind.simulate_batch is not None:
-            batch, params = kind.simulate_batch(p["simulation"], p["survey"], name, len(where), rng)
+            batch, params = kind.simulate_batch(p["simulation"], p["survey"], name, len(where), rng, execution=execution)
         else:
             batch, params = _observe(kind, p, signal_dir, shard, c == len(classes) - 1, len(where), rng)
         if images is None:
@@ -144,8 +138,6 @@ def simulate_shard(p: dict, shard: int, total: int, work, signal_dir) -> tuple[i
 
 def _observe(kind, p: dict, signal_dir, shard: int, positive: bool, n: int, rng) -> tuple:
     """Images of a two-stage kind: the signal step's signals (positive class) or none, observed."""
-    from lensbench.steps.signal import load_signal
-
     if positive:
         signal, params = load_signal(signal_dir, shard)
         if len(signal) != n:

@@ -7,19 +7,18 @@ and ``history.json`` (per-epoch losses, accuracies and learning rates).
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import shutil
 
 import torch
 
-from lensbench.cache import to_jsonable
 from lensbench.io.atomic import write_atomic, write_json
+from lensbench.io.canonical import to_jsonable
 from lensbench.models import build_model
 from lensbench.models.saved import normaliser
 from lensbench.simulate.store import ShardedDataset
-from lensbench.steps import STEP_KINDS, StepContext
-from lensbench.train import fit
+from lensbench.steps.base import STEP_KINDS, StepContext
+from lensbench.training import Supervised, fit
 
 
 @STEP_KINDS.register("train")
@@ -28,15 +27,6 @@ class TrainStep:
 
     VERSION = 1
     CACHED = True
-
-    @staticmethod
-    def params(spec) -> dict:
-        return {
-            "task": spec.experiment.task,
-            "seed": spec.experiment.seed,
-            "model": spec.model,
-            "training": dataclasses.replace(spec.training, device="auto"),
-        }
 
     @staticmethod
     def run(ctx: StepContext) -> dict:
@@ -50,16 +40,9 @@ class TrainStep:
         classify = p["task"] == "classify"
         num_outputs = len(manifest["classes"]) if classify else len(manifest["labels"])
         model = build_model(p["model"].architecture, in_channels=channels, num_outputs=num_outputs,
-                            input_size=(height, width), seed=p["seed"], **p["model"].options)
-        history = fit(
-            model, train_set, val_set, task=p["task"], epochs=training.epochs, batch_size=training.batch_size,
-            lr=training.lr, optimizer=training.optimizer, momentum=training.momentum,
-            weight_decay=training.weight_decay, scheduler=None if training.scheduler == "none" else training.scheduler,
-            t_0=training.t_0, t_mult=training.t_mult, eta_min=training.eta_min, warmup_epochs=training.warmup_epochs,
-            cycle_gamma=training.cycle_gamma, plateau_patience=training.plateau_patience,
-            plateau_factor=training.plateau_factor, early_stopping_patience=training.early_stopping_patience, device=ctx.device, seed=p["seed"],
-            checkpoint_dir=ctx.work / "checkpoints", progress=ctx.progress, log=ctx.log.info,
-        )
+                            input_size=(height, width), seed=training.seed, **p["model"].options)
+        history = fit(model, train_set, val_set, training, objective=Supervised(p["task"]), device=ctx.device,
+                      checkpoint_dir=ctx.work / "checkpoints", progress=ctx.progress, log=ctx.log.info)
         buffer = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
         write_atomic(ctx.work / "model.pt", buffer.getvalue())

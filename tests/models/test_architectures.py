@@ -10,13 +10,9 @@ from lensbench.models import ARCHITECTURES, build_model, model_options
 NAMES = ["cnn", "resnet18", "resnet50", "vgg11", "alexnet", "vit"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small forward passes run faster on one thread on a shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+@pytest.fixture(autouse=True)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (see ``one_torch_thread``)."""
 
 
 def _parameter_count(model: torch.nn.Module) -> int:
@@ -80,7 +76,7 @@ def test_unknown_architecture_lists_names():
 
 def test_unknown_option_lists_accepted_ones():
     assert model_options("cnn") == {"kernel_size": 3, "channels": (16, 32, 64), "hidden": 128, "dropout": 0.5}
-    with pytest.raises(TypeError, match="unknown option 'kernal_size' for architecture 'cnn'; accepted: "
+    with pytest.raises(TypeError, match="unknown option 'kernal_size' for architecture 'cnn'; options: "
                                         "kernel_size, channels, hidden, dropout .did you mean 'kernel_size'"):
         build_model("cnn", in_channels=1, num_outputs=2, input_size=(64, 64), kernal_size=5)
     with pytest.raises(TypeError, match="unknown option 'zero_init_residual' for architecture 'alexnet'"):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy import integrate, special, stats
 
+from lensbench.execution import NO_COMPILE_ENV, ExecutionConfig
 from lensbench.physics.astrometry import (
     SERIES_MIN_X,
     _arcsin_ratio_coefficients,
@@ -27,7 +28,6 @@ from lensbench.simulate.astrometric import (
     pair_field,
     project_maps,
     signal_field_nested,
-    signal_map,
     simulate_signal,
     sky_basis,
     _candidate_pairs,
@@ -35,7 +35,6 @@ from lensbench.simulate.astrometric import (
     _grid,
     _lens_table,
 )
-from lensbench.simulate.astrometric_plots import data_figure, signal_figure
 from lensbench.simulate.milky_way import (
     MilkyWayPopulation,
     concentration,
@@ -48,6 +47,8 @@ from lensbench.simulate.milky_way import (
 
 PAPER = MilkyWayPopulation()
 FEW_SUBHALOS = MilkyWayPopulation(mass_min=1e9)  # ~19 subhalos: fast maps
+EAGER_BLOCKS_8 = ExecutionConfig(compile=False, block_nside=8)
+"""Engine options of most tests: no compilation, blocks of nside 8."""
 
 
 def test_subhalo_count_follows_eq9_normalisation():
@@ -138,9 +139,9 @@ def brute_force_map(config, population):
 
 @pytest.mark.parametrize("field", ["deflection", "velocity", "acceleration"])
 def test_engine_matches_query_disc_brute_force(field):
-    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=4, field=field, chunk_pairs=3000, compile=False)
+    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, field=field)
     population = sample_population(FEW_SUBHALOS, np.random.default_rng(5))
-    engine, power = signal_field_nested(config, population)
+    engine, power = signal_field_nested(config, population, ExecutionConfig(compile=False, block_nside=4, chunk_pairs=3000))
     reference = brute_force_map(config, population)
     assert np.array_equal(np.linalg.norm(engine, axis=1) > 0, np.linalg.norm(reference, axis=1) > 0)
     np.testing.assert_allclose(engine, reference, rtol=1e-9, atol=1e-12 * np.abs(reference).max())
@@ -149,18 +150,18 @@ def test_engine_matches_query_disc_brute_force(field):
 
 def test_velocity_amplitudes_in_expected_range():
     """NOTES: at nside 32, one population: |u| median ~3e-5, 99th percentile ~5e-4 muas/yr."""
-    config = AstrometricConfig(nside=32, data_nside=32, block_nside=8, compile=False)
+    config = AstrometricConfig(nside=32, data_nside=32)
     population = sample_population(PAPER, np.random.default_rng(6))
-    field, _ = signal_field_nested(config, population)
+    field, _ = signal_field_nested(config, population, EAGER_BLOCKS_8)
     speed = np.linalg.norm(field, axis=1)
     assert 1e-5 < np.median(speed) < 1e-4
     assert 1e-4 < np.percentile(speed, 99) < 3e-3
 
 
 def test_simulate_signal_shapes_params_and_determinism():
-    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=8, compile=False)
-    signal, params = simulate_signal(config, 2, np.random.default_rng(7))
-    again, params_again = simulate_signal(config, 2, np.random.default_rng(7))
+    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16)
+    signal, params = simulate_signal(config, 2, np.random.default_rng(7), execution=EAGER_BLOCKS_8)
+    again, params_again = simulate_signal(config, 2, np.random.default_rng(7), execution=EAGER_BLOCKS_8)
     assert signal.shape == (2, 2, hp.nside2npix(16)) and signal.dtype == np.float32
     assert signal.tobytes() == again.tobytes()
     assert set(params) == {"n_subhalos", "top_l_deg", "top_b_deg", "top_m200", "top_distance_kpc", "top_signal_power"}
@@ -175,10 +176,10 @@ def test_simulate_signal_shapes_params_and_determinism():
 
 
 def test_degraded_signal_is_the_mean_of_subpixels():
-    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=8, compile=False)
+    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16)
     population = sample_population(FEW_SUBHALOS, np.random.default_rng(8))
-    fine, _ = signal_field_nested(config, population)
-    signal, _ = simulate_signal(config, 1, np.random.default_rng(8))
+    fine, _ = signal_field_nested(config, population, EAGER_BLOCKS_8)
+    signal, _ = simulate_signal(config, 1, np.random.default_rng(8), execution=EAGER_BLOCKS_8)
     npix = hp.nside2npix(16)
     ring_of_nested = hp.nest2ring(16, np.arange(npix))
     mean_vectors = fine.reshape(npix, 4, 3).mean(axis=1)
@@ -244,15 +245,6 @@ def test_projection_geometry():
     assert sky.shape == (100, 200) and np.isnan(sky[0, 0]) and np.isfinite(sky[50, 100])
 
 
-def test_figures_have_one_panel_per_field_and_component():
-    config = AstrometricConfig(population=FEW_SUBHALOS, nside=16, data_nside=16, block_nside=4, compile=False)
-    population = sample_population(FEW_SUBHALOS, np.random.default_rng(12))
-    maps = {name: signal_map(replace(config, field=name), population) for name in ("deflection", "velocity")}
-    assert len([a for a in signal_figure(maps, width=100).axes if a.images]) == 4
-    noisy = data_maps(config, SCENARIOS["D"], maps["velocity"][None].astype(np.float32), True, np.random.default_rng(0))[0]
-    assert len([a for a in data_figure(noisy, noisy, "D", width=100).axes if a.images]) == 4
-
-
 def test_far_field_mass_matches_full_nfw_expression():
     """The x > 1 branch used by the engine equals the physics module's eq 2 closed form for x >= FAR_MIN_X."""
     x = torch.from_numpy(np.geomspace(FAR_MIN_X, 1e4, 2000))
@@ -266,9 +258,9 @@ def test_far_field_mass_matches_full_nfw_expression():
 @pytest.mark.parametrize("min_x", [FAR_MIN_X, SERIES_MIN_X])
 def test_rows_beyond_never_hold_a_pixel_inside_min_x(min_x):
     """Every pixel within the truncation of a pair classified beyond min_x has b >= min_x r_s."""
-    config = AstrometricConfig(population=MilkyWayPopulation(mass_min=1e8), nside=32, block_nside=4)
+    config = AstrometricConfig(population=MilkyWayPopulation(mass_min=1e8), nside=32)
     population = sample_population(config.population, np.random.default_rng(3))
-    grid = _grid(config.nside, config.block_nside)
+    grid = _grid(config.nside, 4)
     truncation = math.radians(config.truncation_deg)
     table = _lens_table(population, truncation).numpy()[:-1]
     position = table[:, :3]
@@ -287,12 +279,12 @@ def test_rows_beyond_never_hold_a_pixel_inside_min_x(min_x):
 
 def test_candidate_pairs_hold_every_pixel_inside_the_truncation():
     """The banded float32 block search keeps every (subhalo, pixel) pair that healpy.query_disc finds."""
-    config = AstrometricConfig(population=PAPER, nside=32, block_nside=8)
+    config, block_nside = AstrometricConfig(population=PAPER, nside=32), 8
     population = sample_population(PAPER, np.random.default_rng(4))
-    grid = _grid(config.nside, config.block_nside)
+    grid = _grid(config.nside, block_nside)
     position = population["position"]
     lens, block, _ = _candidate_pairs(grid, position / np.linalg.norm(position, axis=1, keepdims=True), math.radians(20))
-    per_block = (config.nside // config.block_nside) ** 2
+    per_block = (config.nside // block_nside) ** 2
     found = set(zip(lens.tolist(), block.tolist()))
     for index, vector in enumerate(position):
         for pixel in hp.query_disc(config.nside, vector, math.radians(20), nest=True):
@@ -316,14 +308,16 @@ def test_series_cylinder_terms_match_closed_form():
     np.testing.assert_allclose(series, np.arcsin(w) / np.sqrt(1 - w * w), rtol=1e-15, atol=1e-300)
 
 
-def test_compiled_engine_matches_eager_and_is_reproducible():
+def test_compiled_engine_matches_eager_and_is_reproducible(monkeypatch):
     """The compiled loop (kernel and scatter fused, dynamic shapes) gives the eager result, byte-identical on repeat."""
-    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16, block_nside=4, chunk_pairs=4096, compile=False)
+    monkeypatch.delenv(NO_COMPILE_ENV)  # the test suite renders eagerly; this test is about compiling
+    config = AstrometricConfig(population=FEW_SUBHALOS, nside=32, data_nside=16)
     population = sample_population(FEW_SUBHALOS, np.random.default_rng(11))
-    eager, eager_power = signal_field_nested(config, population)
-    compiled_config = replace(config, compile=True)
-    first, first_power = signal_field_nested(compiled_config, population)
-    second, second_power = signal_field_nested(compiled_config, population)
+    eager_options = ExecutionConfig(compile=False, block_nside=4, chunk_pairs=4096)
+    eager, eager_power = signal_field_nested(config, population, eager_options)
+    compiled = replace(eager_options, compile=True)
+    first, first_power = signal_field_nested(config, population, compiled)
+    second, second_power = signal_field_nested(config, population, compiled)
     np.testing.assert_allclose(first, eager, rtol=1e-12, atol=1e-14 * np.abs(eager).max())
     np.testing.assert_allclose(first_power, eager_power, rtol=1e-12)
     assert first.tobytes() == second.tobytes() and first_power.tobytes() == second_power.tobytes()

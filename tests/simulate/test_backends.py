@@ -15,7 +15,7 @@ import torch
 
 from lensbench.simulate.backends import RENDERERS, render_lenstronomy, render_torch
 from lensbench.simulate.backends import torch_renderer
-from lensbench.simulate.scene import LENS_KEYS, SERSIC_KEYS, Observation, Scene, Subhalos
+from lensbench.simulate.scene import LENS_PROFILES, SERSIC_KEYS, Observation, Scene, Subhalos
 
 
 def make_scene(n, *, lens="sie", subhalo="nfw", count=6, lens_light=False, sheet=True, seed=0):
@@ -195,12 +195,11 @@ def test_registry_holds_both_renderers():
         RENDERERS.get("galsim")
 
 
-def test_compile_can_be_disabled_by_environment(monkeypatch):
-    monkeypatch.setenv(torch_renderer.NO_COMPILE_ENV, "1")
-    assert torch_renderer.compile_disabled()
+def test_eager_rendering_never_compiles(monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda *a, **k: pytest.fail("torch.compile must not be called"))
     scene = make_scene(1, count=1, seed=10)
-    assert render_torch(scene, Observation(**SMALL)).shape == (1, 32, 32)
+    assert render_torch(scene, Observation(**SMALL), compile=False).shape == (1, 32, 32)
+    assert RENDERERS.get("lenstronomy")(scene, Observation(**SMALL), compile=True).shape == (1, 32, 32)
 
 
 def test_failed_compilation_falls_back_to_eager(monkeypatch):
@@ -233,7 +232,7 @@ def test_subset_and_lenstronomy_kwargs():
     kwargs = scene.lenstronomy_kwargs(3)
     expected_subhalos = int(scene.subhalos[0].mask[3].sum())
     assert kwargs["lens_model_list"] == ["SIE", "SHEAR", "CONVERGENCE"] + ["NFW"] * expected_subhalos
-    assert set(kwargs["kwargs_lens"][0]) == set(LENS_KEYS["sie"])
+    assert set(kwargs["kwargs_lens"][0]) == set(LENS_PROFILES.get("sie").keys)
     assert set(kwargs["kwargs_source"][0]) == set(SERSIC_KEYS)
     assert kwargs["lens_light_model_list"] == ["SERSIC_ELLIPSE"]
     assert scene.subset(np.array([True, False, True, False])).n == 2

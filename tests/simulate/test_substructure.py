@@ -1,29 +1,27 @@
-"""Substructure populations and noise, checked against lenstronomy, analytic limits and sampling statistics."""
+"""Substructure populations and noise, checked against lenstronomy, analytic limits and sampling statistics
+(the lensing scales they use: tests/physics/test_cosmology.py)."""
 
 import numpy as np
 import pytest
-from astropy.cosmology import FlatLambdaCDM
-from lenstronomy.Cosmo.lens_cosmo import LensCosmo
-from lenstronomy.LensModel.Profiles.nfw import NFW
 from lenstronomy.LightModel.light_model import LightModel
 from lenstronomy.Util import data_util
 from scipy.optimize import minimize_scalar
 
+from lensbench.physics.cosmology import (
+    concentration_scp14,
+    lensing_distances,
+    nfw_projected_mass_fraction,
+    point_mass_einstein_radius,
+)
 from lensbench.simulate import noise
 from lensbench.simulate.priors import Prior
 from lensbench.simulate.substructure import (
     POPULATION_KEYS,
     HostLenses,
     PopulationConfig,
-    concentration_scp14,
     draw_population,
-    lensing_distances,
-    nfw_angles,
-    nfw_projected_mass_fraction,
-    point_mass_einstein_radius,
     sample_annulus,
     sample_power_law,
-    sis_einstein_radius,
     vortex_length,
 )
 
@@ -38,49 +36,6 @@ def _hosts(n, theta_e=1.0, m200=None, z_lens=0.5, convention="angular_diameter")
     einstein = lensing_distances(np.full(n, z_lens), 1.0, convention=convention)
     m200 = None if m200 is None else np.full(n, m200)
     return HostLenses(np.full(n, theta_e), np.zeros(n), np.zeros(n), m200, distances, einstein)
-
-
-def test_lens_physics_matches_lenstronomy():
-    z_lens = np.array([0.3, 0.5, 0.8])
-    distances = lensing_distances(z_lens, 1.5)
-    mass, c = np.array([1e8, 1e9, 1e11]), np.array([15.0, 10.0, 6.0])
-    rs, alpha_rs = nfw_angles(mass, c, distances)
-    sigma_v = np.array([180.0, 225.0, 300.0])
-    for i, z in enumerate(z_lens):
-        reference = LensCosmo(z, 1.5, cosmo=FlatLambdaCDM(H0=70, Om0=0.3))
-        ref_rs, ref_alpha = reference.nfw_physical2angle(mass[i], c[i])
-        assert rs[i] == pytest.approx(ref_rs, rel=1e-6)
-        assert alpha_rs[i] == pytest.approx(ref_alpha, rel=1e-3)  # lenstronomy's own G, c, Msun
-        assert sis_einstein_radius(sigma_v, distances)[i] == pytest.approx(reference.sis_sigma_v2theta_E(sigma_v[i]), rel=1e-6)
-        # a point mass of M has the Einstein radius of an SIS whose mass inside theta_E is M
-        ref_theta = np.sqrt(mass[i] / (np.pi * reference.sigma_crit_angle))
-        assert point_mass_einstein_radius(mass, distances)[i] == pytest.approx(ref_theta, rel=1e-3)
-
-
-def test_deeplense_luminosity_convention_gives_their_einstein_radius():
-    # NOTES / DeepLenseSim: SIE of 1e12 Msun at z = 0.5, source z = 1: theta_E ~ 1.28"
-    lum = lensing_distances(0.5, 1.0, convention="luminosity")
-    assert point_mass_einstein_radius(1e12, lum)[0] == pytest.approx(1.28, abs=0.01)
-    ang = lensing_distances(0.5, 1.0)
-    assert point_mass_einstein_radius(1e12, ang)[0] > 1.5
-
-
-def test_projected_mass_fraction_matches_lenstronomy_nfw():
-    distances = lensing_distances(0.5, 1.0)
-    m200, c = 2e13, 5.0
-    rs, alpha_rs = nfw_angles(np.array([m200]), np.array([c]), distances)
-    rho0 = NFW.alpha2rho0(alpha_rs[0], rs[0])
-    m200_lenstronomy = NFW().mass_3d(c * rs[0], rs[0], rho0)
-    for radius in (0.1 * rs[0], rs[0], 3.0 * rs[0]):
-        ours = nfw_projected_mass_fraction(np.array([radius]), np.array([m200]), np.array([c]), distances)[0]
-        assert ours == pytest.approx(NFW().mass_2d(radius, rs[0], rho0) / m200_lenstronomy, rel=1e-6)
-
-
-def test_concentration_scp14_values():
-    # Sanchez-Conde & Prada 2014 eq. 1 at M200 = 1e12 h^-1 Msun: c200 = 7.73; decreasing with mass
-    assert concentration_scp14(1e12 / 0.7, 0.7) == pytest.approx(7.73, abs=0.01)
-    c = concentration_scp14(np.logspace(6, 14, 9))
-    assert np.all(np.diff(c) < 0)
 
 
 @pytest.mark.parametrize("slope", [-1.9, -1.0, -0.9])

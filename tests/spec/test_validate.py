@@ -11,7 +11,7 @@ from lensbench.cli import app
 from lensbench.errors import SpecError
 from lensbench.spec import load_raw, load_spec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SPECS = sorted((REPO / "specs").rglob("*.toml"))
 BAD = sorted((REPO / "tests" / "specs" / "bad").glob("*.toml"))
 
@@ -57,12 +57,20 @@ def test_debug_shows_the_traceback(in_repo):
 
 def test_grid_gives_one_spec_per_variant(tmp_path, in_repo):
     spec = tmp_path / "grid.toml"
-    spec.write_text(f'extends = "{REPO}/specs/examples/nfw_detection.toml"\n'
+    spec.write_text(f'extends = "{REPO}/specs/examples/deeplense_classes.toml"\n'
                     '[grid]\n"model.architecture" = ["cnn", "resnet18"]\n"training.lr" = [1e-3, 1e-4]\n')
     specs = load_spec(spec, preset="smoke")
     assert [s.branch_name for s in specs] == ["architecture=cnn,lr=0.001", "architecture=cnn,lr=0.0001",
                                               "architecture=resnet18,lr=0.001", "architecture=resnet18,lr=0.0001"]
     assert specs[2].model.architecture == "resnet18" and specs[3].training.lr == 1e-4
+
+
+def test_a_grid_branch_whose_model_options_do_not_fit_its_architecture_is_refused(tmp_path, in_repo):
+    spec = tmp_path / "grid.toml"
+    spec.write_text(f'extends = "{REPO}/specs/examples/nfw_detection.toml"\n'
+                    '[grid]\n"model.architecture" = ["cnn", "resnet18"]\n')
+    with pytest.raises(SpecError, match="unknown option 'kernel_size' for architecture 'resnet18'"):
+        load_spec(spec, preset="smoke")
 
 
 def test_bad_grid_value_is_positioned(tmp_path, in_repo):
