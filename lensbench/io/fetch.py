@@ -6,14 +6,20 @@ The samples are GalSim RealGalaxyCatalog tarballs on Zenodo record 3242143 (Mand
 
 The download is atomic and resumable: bytes go to ``<archive>.part``, an interrupted download
 continues from there with an HTTP Range request, and the file is renamed into place only once
-complete (and checked, when a checksum is given). Unpacking refuses members that would land
-outside the destination folder (absolute paths, ``..``, links), and is skipped when the
-unpacked folder is already there.
+complete. It is verified before it is unpacked: lensbench ships no digests of its own (the
+record's md5 values could not be read from this machine, and a digest that was never checked
+would be worse than none), so ``checksum`` is required: ``md5:<hex>`` as the Zenodo record page
+lists it, or ``none`` to accept the archive unverified (its sha256 is then written next to it).
+Unpacking refuses members that would land outside the destination folder (absolute paths,
+``..``, links), happens in a staging folder renamed into place at the end, and is marked
+complete by a file written last (``.<folder>.complete``): an interrupted unpack is never taken
+for a finished one, and the next call unpacks again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tarfile
 import urllib.error
@@ -23,7 +29,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lensbench.errors import DataError
+from lensbench.errors import DataError, UsageError
+from lensbench.io.atomic import write_atomic
 
 ZENODO_RECORD = 3242143
 CHUNK_BYTES = 1 << 20
@@ -64,13 +71,28 @@ COSMOS_SAMPLES = {
 }
 
 
-def parse_checksum(text: str) -> tuple[str, str]:
-    """Split ``"md5:<hex>"`` or ``"sha256:<hex>"`` into (algorithm, lower-case hex digest)."""
+UNVERIFIED = "none"
+"""The ``checksum`` value that accepts a download without verifying it."""
+
+
+def parse_checksum(text: str) -> tuple[str, str] | None:
+    """Split ``"md5:<hex>"`` or ``"sha256:<hex>"`` into (algorithm, lower-case hex digest);
+    None for ``"none"`` (no verification).
+
+    Raises
+    ------
+    UsageError
+        (exit 2) For anything else, a digest of the wrong length or with non-hex characters.
+    """
+    if text.strip().lower() == UNVERIFIED:
+        return None
     algorithm, _, digest = text.partition(":")
-    algorithm = algorithm.lower()
-    if algorithm not in ("md5", "sha256") or not digest:
-        raise ValueError(f"checksum '{text}' must look like 'md5:<hex>' or 'sha256:<hex>'")
-    return algorithm, digest.strip().lower()
+    algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
+    length = {"md5": 32, "sha256": 64}.get(algorithm)
+    if length is None or len(digest) != length or any(c not in "0123456789abcdef" for c in digest):
+        raise UsageError(f"--checksum {text!r} must be 'md5:<32 hex digits>', 'sha256:<64 hex digits>' "
+                         f"or '{UNVERIFIED}' (download unverified)")
+    return algorithm, digest
 
 
 def file_digest(path: Path, algorithm: str) -> str:
@@ -145,9 +167,37 @@ def unpack(archive_path: Path, dest: Path) -> None:
         raise DataError(archive_path, f"cannot unpack: {error}") from None
 
 
+def completion_marker(dest: Path, folder: str) -> Path:
+    """The file whose presence says ``dest/folder`` was unpacked completely (written last)."""
+    return Path(dest) / f".{folder}.complete"
+
+
+def _unpack_into_place(archive: Path, dest: Path, folder: str) -> Path:
+    """Unpack ``archive`` into a staging folder, move its ``folder`` to ``dest/folder`` (replacing
+    an incomplete one), then write the completion marker."""
+    staging = dest / f".{folder}.unpacking"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        unpack(archive, staging)
+        if not (staging / folder).is_dir():
+            raise DataError(archive, f"unpacked, but the expected folder {folder} is missing")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    target = dest / folder
+    if target.exists():  # left by an interrupted unpack: it has no completion marker
+        shutil.rmtree(target)
+    os.replace(staging / folder, target)
+    shutil.rmtree(staging, ignore_errors=True)
+    files = sum(1 for item in target.rglob("*") if item.is_file())
+    write_atomic(completion_marker(dest, folder), f"{archive.name}: {files} files unpacked\n")
+    return target
+
+
 def fetch_cosmos(sample: str, dest: Path, url: str | None = None, progress: bool = True,
                  checksum: str | None = None) -> Path:
-    """Download and unpack one COSMOS real-galaxy training sample.
+    """Download, verify and unpack one COSMOS real-galaxy training sample.
 
     Parameters
     ----------
@@ -160,11 +210,10 @@ def fetch_cosmos(sample: str, dest: Path, url: str | None = None, progress: bool
         ``file://`` included.
     progress : bool
         Show a tqdm progress bar (bytes).
-    checksum : str, optional
-        ``"md5:<hex>"`` (the form Zenodo lists on the record page) or ``"sha256:<hex>"``. When
-        given, a mismatching download is deleted and reported. lensbench ships no digests of
-        its own because they could not be verified offline; without one, the sha256 of the
-        archive is written next to it (``<archive>.sha256``) for the record.
+    checksum : str
+        ``"md5:<hex>"`` (the form Zenodo lists on the record page), ``"sha256:<hex>"``, or
+        ``"none"`` to accept the archive unverified (its sha256 is written next to it,
+        ``<archive>.sha256``, for the record). Needed unless the sample is already unpacked.
 
     Returns
     -------
@@ -173,37 +222,42 @@ def fetch_cosmos(sample: str, dest: Path, url: str | None = None, progress: bool
 
     Raises
     ------
+    UsageError
+        (exit 2, before any download) An unknown sample, or a missing or malformed checksum.
     DataError
         Offline or unreachable URL, checksum mismatch, or an unsafe or corrupt archive.
     """
     if sample not in COSMOS_SAMPLES:
-        raise DataError(sample, f"unknown COSMOS sample; one of: {', '.join(COSMOS_SAMPLES)}")
+        raise UsageError(f"unknown COSMOS sample {sample!r}; one of: {', '.join(COSMOS_SAMPLES)}")
     info = COSMOS_SAMPLES[sample]
     dest = Path(dest)
     folder = dest / info.folder
-    if folder.is_dir():
+    if folder.is_dir() and completion_marker(dest, info.folder).is_file():
         return folder
+    if checksum is None:
+        raise UsageError(f"--checksum is needed to verify {info.archive}: lensbench has no published digest "
+                         f"built in. Give the md5 the Zenodo record lists "
+                         f"(https://zenodo.org/record/{ZENODO_RECORD}) as --checksum md5:<hex>, or "
+                         f"--checksum {UNVERIFIED} to accept the download unverified")
+    expected = parse_checksum(checksum)
     dest.mkdir(parents=True, exist_ok=True)
     archive = dest / info.archive
     if not archive.exists():
         download(url or info.url, archive, progress=progress)
-    _check(archive, checksum)
-    unpack(archive, dest)
-    if not folder.is_dir():
-        raise DataError(archive, f"unpacked, but the expected folder {info.folder} is missing")
-    return folder
+    _check(archive, expected)
+    return _unpack_into_place(archive, dest, info.folder)
 
 
-def _check(archive: Path, checksum: str | None) -> None:
-    """Verify ``archive`` against ``checksum``, or record its sha256 when none is given."""
-    if checksum is None:
-        archive.with_name(archive.name + ".sha256").write_text(
-            f"{file_digest(archive, 'sha256')}  {archive.name}\n")
+def _check(archive: Path, expected: tuple[str, str] | None) -> None:
+    """Verify ``archive`` against (algorithm, digest), or record its sha256 when unverified."""
+    if expected is None:
+        write_atomic(archive.with_name(archive.name + ".sha256"),
+                     f"{file_digest(archive, 'sha256')}  {archive.name}\n")
         return
-    algorithm, expected = parse_checksum(checksum)
+    algorithm, digest = expected
     actual = file_digest(archive, algorithm)
-    if actual != expected:
+    if actual != digest:
         bad = archive.with_name(archive.name + ".bad")
         shutil.move(archive, bad)
         raise DataError(archive, f"{algorithm} checksum {actual} does not match the expected "
-                                 f"{expected}; the download was moved to {bad.name}")
+                                 f"{digest}; the download was moved to {bad.name}")

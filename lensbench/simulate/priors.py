@@ -35,6 +35,10 @@ PRIORS.register("lognormal")(("mu", "sigma"))
 
 _OPTIONAL = {"normal": ("low", "high"), "lognormal": ("low", "high")}
 
+MIN_WINDOW_MASS = 1e-12
+"""Smallest probability a truncated ``normal``/``lognormal`` may keep inside [low, high]: below
+it the inverse-CDF draws of :meth:`Prior.sample` lose all precision (or leave the window)."""
+
 
 @dataclass(frozen=True)
 class Prior:
@@ -80,6 +84,11 @@ class Prior:
                 out.append(f"'{self.dist}' prior takes no '{name}' (it takes {', '.join(sorted(allowed))})")
         if out:
             return out
+        out += [f"{name} must be a finite number, got {getattr(self, name)}"
+                for name in ("value", "low", "high", "mu", "sigma")
+                if getattr(self, name) is not None and not math.isfinite(getattr(self, name))]
+        if out:
+            return out
         if self.sigma is not None and not self.sigma > 0:
             out.append(f"sigma must be > 0, got {self.sigma}")
         if self.low is not None and self.high is not None and not self.low < self.high:
@@ -88,7 +97,34 @@ class Prior:
             out.append(f"loguniform needs low > 0, got {self.low}")
         if self.dist == "lognormal" and self.high is not None and not self.high > 0:
             out.append(f"lognormal truncation needs high > 0, got {self.high}")
+        if not out and self.dist in _OPTIONAL and (self.low is not None or self.high is not None):
+            mass = self.window_mass()
+            if mass < MIN_WINDOW_MASS:
+                low, high = (-math.inf if self.low is None else self.low), (math.inf if self.high is None else self.high)
+                out.append(f"the truncation window [{low}, {high}] holds a probability of only {mass:.3g} "
+                           f"of this {self.dist} (mu={self.mu}, sigma={self.sigma}): no value can be drawn in it")
         return out
+
+    def _window_z(self) -> tuple[float, float]:
+        """The truncation bounds of a ``normal`` or ``lognormal`` prior in standard units."""
+        lo_z, hi_z = -math.inf, math.inf
+        if self.dist == "normal":
+            if self.low is not None:
+                lo_z = (self.low - self.mu) / self.sigma
+            if self.high is not None:
+                hi_z = (self.high - self.mu) / self.sigma
+        else:
+            if self.low is not None and self.low > 0:
+                lo_z = (math.log(self.low) - self.mu) / self.sigma
+            if self.high is not None:
+                hi_z = (math.log(self.high) - self.mu) / self.sigma
+        return lo_z, hi_z
+
+    def window_mass(self) -> float:
+        """The probability the untruncated ``normal``/``lognormal`` puts inside [low, high]
+        (1 without bounds), accurate in either tail."""
+        lo_z, hi_z = self._window_z()
+        return float(max(ndtr(hi_z) - ndtr(lo_z), ndtr(-lo_z) - ndtr(-hi_z)))
 
     @classmethod
     def from_spec(cls, value) -> "Prior":
@@ -134,17 +170,7 @@ class Prior:
             lo, hi = math.log(self.low), math.log(self.high)
             return np.exp(lo + (hi - lo) * u)
         # normal / lognormal by inverse CDF, truncated to [low, high] of x
-        lo_z, hi_z = -np.inf, np.inf
-        if self.dist == "normal":
-            if self.low is not None:
-                lo_z = (self.low - self.mu) / self.sigma
-            if self.high is not None:
-                hi_z = (self.high - self.mu) / self.sigma
-        else:
-            if self.low is not None and self.low > 0:
-                lo_z = (math.log(self.low) - self.mu) / self.sigma
-            if self.high is not None:
-                hi_z = (math.log(self.high) - self.mu) / self.sigma
+        lo_z, hi_z = self._window_z()
         p_lo, p_hi = ndtr(lo_z), ndtr(hi_z)
         z = ndtri(p_lo + (p_hi - p_lo) * u)
         x = self.mu + self.sigma * z
@@ -159,6 +185,12 @@ class Prior:
         lo = self.low if self.low is not None else (-math.inf if self.dist == "normal" else 0.0)
         hi = self.high if self.high is not None else math.inf
         return (lo, hi)
+
+
+def nonnegative(names) -> dict[str, tuple[float, float]]:
+    """``{name: (0, inf)}`` for each parameter in ``names``: the physical range of quantities
+    that cannot be negative, as a simulation kind declares it for spec validation."""
+    return {name: (0.0, math.inf) for name in names}
 
 
 def sample_priors(priors: dict[str, Prior], rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:

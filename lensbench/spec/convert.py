@@ -5,15 +5,20 @@ each value against them. Supported field types: ``bool``, ``int``, ``float``, ``
 ``Literal[...]``, ``tuple[T, ...]``, ``tuple[A, B]``, ``dict[str, T]``,
 :class:`~lensbench.simulate.priors.Prior`, nested dataclasses, ``X | None`` and ``Any``
 (free-form, used for option tables checked elsewhere). Field metadata may hold ``min``,
-``max`` (inclusive bounds) and ``choices`` (a callable returning a
-:class:`~lensbench.registry.Registry`); ``__post_init__`` may raise ``ValueError`` for
-checks across fields (a message ``"field: ..."`` is reported at that field's line).
+``max`` (inclusive bounds; for a prior, bounds its support, the parameter's physical range) and
+``choices`` (a callable returning a :class:`~lensbench.registry.Registry`); a ``dict`` field may
+declare ``keys`` (a callable returning the allowed names, each unknown one reported at its own
+line, ``what`` naming them in messages) and ``ranges`` (name -> (min, max) of its values).
+``__post_init__`` may raise ``ValueError`` for checks across fields (a message ``"field: ..."``
+is reported at that field's line). Every number must be finite: TOML's ``nan`` and ``inf`` are
+refused everywhere, free-form tables included.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -81,6 +86,10 @@ class Converter:
         meta = meta or {}
         origin = typing.get_origin(tp)
         if tp is Any:
+            bad = _non_finite(value)
+            if bad is not None:
+                self.error(key, f"{bad} must be a finite number")
+                return _MISSING
             return value
         if origin in (Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -103,10 +112,15 @@ class Converter:
             return value
         if tp is Prior:
             try:
-                return Prior.from_spec(value)
+                prior = Prior.from_spec(value)
             except ValueError as err:
                 self.error(key, f"bad prior: {err}")
                 return _MISSING
+            problem = _outside_range(prior, meta)
+            if problem:
+                self.error(key, problem)
+                return _MISSING
+            return prior
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
                 self.error(key, f"expected a table, got {_describe(value)}")
@@ -117,7 +131,18 @@ class Converter:
                 self.error(key, f"expected a table, got {_describe(value)}")
                 return _MISSING
             _, vtype = typing.get_args(tp)
-            out = {name: self.value(vtype, item, f"{key}.{name}", {}) for name, item in value.items()}
+            known = meta["keys"]() if "keys" in meta else None
+            ranges = meta.get("ranges", {})
+            out = {}
+            for name, item in value.items():
+                if known is not None and name not in known:
+                    close = difflib.get_close_matches(name, list(known), n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else f"; one of: {', '.join(known)}"
+                    self.error(f"{key}.{name}", f"unknown {meta.get('what', 'key')} '{name}'{hint}")
+                    out[name] = _MISSING
+                    continue
+                bounds = ranges.get(name)
+                out[name] = self.value(vtype, item, f"{key}.{name}", {"min": bounds[0], "max": bounds[1]} if bounds else {})
             return _MISSING if any(v is _MISSING for v in out.values()) else out
         if origin in (tuple, list):
             if not isinstance(value, list):
@@ -150,6 +175,9 @@ class Converter:
                 self.error(key, f"expected {type_name(tp)}, got {_describe(value)}")
                 return _MISSING
             value = tp(value)
+            if tp is float and not math.isfinite(value):
+                self.error(key, f"must be a finite number, got {value}")
+                return _MISSING
             if "min" in meta and value < meta["min"]:
                 self.error(key, f"must be >= {meta['min']}, got {value}")
                 return _MISSING
@@ -208,3 +236,32 @@ class Converter:
 
 
 MISSING = _MISSING
+
+
+def _non_finite(value, where: str = "") -> str | None:
+    """The place (``"value"``, ``"dropout"``, ``"[2]"``) of the first NaN or infinity in a
+    free-form value, or None; iterative, so any nesting is safe."""
+    stack = [(where, value)]
+    while stack:
+        place, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return place or "value"
+        if isinstance(item, dict):
+            stack.extend((f"{place}.{k}" if place else str(k), v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{place}[{i}]", v) for i, v in enumerate(item))
+    return None
+
+
+def _outside_range(prior: Prior, meta) -> str | None:
+    """Why ``prior`` can draw values outside the physical range ``meta`` declares (``min``,
+    ``max``, inclusive), or None."""
+    low, high = meta.get("min", -math.inf), meta.get("max", math.inf)
+    support = prior.support()
+    if support[0] >= low and support[1] <= high:
+        return None
+    allowed = f">= {low}" if high == math.inf else f"<= {high}" if low == -math.inf else f"in [{low}, {high}]"
+    if prior.dist == "fixed":
+        return f"must be {allowed}, got {prior.value}"
+    return (f"this {prior.dist} prior can draw values in [{support[0]}, {support[1]}], but the parameter must be "
+            f"{allowed}: choose a prior whose support lies there (truncate it with low/high, or use a lognormal)")

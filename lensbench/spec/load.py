@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,21 +158,91 @@ def set_dotted(data: dict, dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _read_file(path: Path, chain: tuple[Path, ...], issues: list[SpecIssue]) -> tuple[dict, dict[str, Origin]]:
-    """Read one TOML file and, first, the files it ``extends`` (recursively)."""
+MAX_SPEC_BYTES = 1_000_000
+"""Largest spec file read (bytes): a spec is a page of settings, not data."""
+MAX_NESTING = 32
+"""Deepest nesting of arrays and inline tables in a spec (tomllib recurses once per level)."""
+
+_NESTING_TOKEN = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]')
+
+
+def too_deep(text: str, limit: int = MAX_NESTING) -> int | None:
+    """The 1-based line where arrays and inline tables in TOML ``text`` (outside strings and
+    comments) first nest deeper than ``limit``; None when they never do."""
+    depth = 0
+    for token in _NESTING_TOKEN.finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return text.count("\n", 0, token.start()) + 1
+        elif bracket in ("]", "}"):
+            depth = max(0, depth - 1)
+    return None
+
+
+def _table_depth(data) -> int:
+    """How deeply tables and arrays nest in parsed ``data`` (dotted keys included), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _read_text(path: Path, shown: str, via: Origin | None, issues: list[SpecIssue]) -> str | None:
+    """The text of spec file ``path``, or None after recording why it cannot be read.
+
+    Problems with a file named by ``extends`` are reported at that ``extends`` key (``via``).
+    """
+    where, line, key = (via.file, via.line, "extends") if via else (shown, None, "")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        issues.append(SpecIssue(where, line, key, f"file not found: {shown}"))
+        return None
+    except OSError as err:
+        issues.append(SpecIssue(where, line, key, f"cannot read {shown}: {err.strerror or err}"))
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        issues.append(SpecIssue(where, line, key, f"{shown} is a folder, not a spec file"))
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        issues.append(SpecIssue(where, line, key, f"{shown} is not a regular file (a device, pipe or socket)"))
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as err:
+        issues.append(SpecIssue(where, line, key, f"cannot read {shown}: {err.strerror or err}"))
+        return None
+    if len(data) > MAX_SPEC_BYTES:
+        issues.append(SpecIssue(where, line, key, f"{shown} is larger than {MAX_SPEC_BYTES} bytes, too large for a spec"))
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        issues.append(SpecIssue(where, line, key, f"{shown} is not UTF-8 text: {err.reason} at byte {err.start}"))
+        return None
+
+
+def _read_file(path: Path, chain: tuple[Path, ...], issues: list[SpecIssue],
+               via: Origin | None = None) -> tuple[dict, dict[str, Origin]]:
+    """Read one TOML file and, first, the files it ``extends`` (recursively); ``via`` is the
+    ``extends`` key that named ``path``."""
     shown = display_path(path)
     if path in chain:
         cycle = " -> ".join(display_path(p) for p in chain + (path,))
-        issues.append(SpecIssue(display_path(chain[-1]), None, "extends", f"circular extends: {cycle}"))
+        issues.append(SpecIssue(via.file, via.line, "extends", f"circular extends: {cycle}"))
         return {}, {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        where = display_path(chain[-1]) if chain else shown
-        issues.append(SpecIssue(where, None, "extends" if chain else "", f"file not found: {shown}"))
+    text = _read_text(path, shown, via, issues)
+    if text is None:
         return {}, {}
-    except (OSError, UnicodeDecodeError) as err:
-        issues.append(SpecIssue(shown, None, "", f"cannot read file: {err}"))
+    line = too_deep(text)
+    if line is not None:
+        issues.append(SpecIssue(shown, line, "", f"arrays or inline tables nested deeper than {MAX_NESTING} levels"))
         return {}, {}
     try:
         data = tomllib.loads(text)
@@ -181,14 +252,19 @@ def _read_file(path: Path, chain: tuple[Path, ...], issues: list[SpecIssue]) -> 
         issues.append(SpecIssue(shown, int(match.group(1)) if match else None, "", f"TOML syntax error: {message}"))
         return {}, {}
     lines = index_lines(text)
+    if _table_depth(data) > MAX_NESTING:
+        deepest = max(lines, key=lambda k: k.count("."), default="")
+        issues.append(SpecIssue(shown, lines.get(deepest), "", f"tables nested deeper than {MAX_NESTING} levels"))
+        return {}, {}
     origins = {key: Origin(shown, line) for key, line in lines.items()}
     base_name = data.pop("extends", None)
     if base_name is None:
         return data, origins
-    if not isinstance(base_name, str):
+    if not isinstance(base_name, str) or not base_name or "\0" in base_name:
         issues.append(SpecIssue(shown, lines.get("extends"), "extends", "must be a path (string) to a base spec"))
         return data, origins
-    base_data, base_origins = _read_file((path.parent / base_name).resolve(), chain + (path,), issues)
+    base_data, base_origins = _read_file((path.parent / base_name).resolve(), chain + (path,), issues,
+                                         Origin(shown, lines.get("extends")))
     return _deep_merge(base_data, data), {**base_origins, **origins}
 
 

@@ -1,5 +1,5 @@
 """``lensbench fetch cosmos``: download through a local file:// URL, checksum, resume, safe
-unpacking, and the message an offline machine gets."""
+unpacking, completion only after the last file, and the message an offline machine gets."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from lensbench.errors import DataError
-from lensbench.io.fetch import COSMOS_SAMPLES, download, fetch_cosmos, parse_checksum
+from lensbench.errors import DataError, UsageError
+from lensbench.io.fetch import COSMOS_SAMPLES, completion_marker, download, fetch_cosmos, parse_checksum
 from lensbench.io.fits import iter_stamps
 
 
@@ -52,10 +52,10 @@ def test_fetch_from_file_url_unpacks_a_readable_sample(tmp_path):
     assert fetch_cosmos("25.2", dest, url="file:///nonexistent", progress=False) == folder
 
 
-def test_without_checksum_the_sha256_is_recorded(tmp_path):
+def test_an_unverified_download_records_its_sha256(tmp_path):
     archive = build_sample_tarball(tmp_path, "23.5")
     dest = tmp_path / "data"
-    fetch_cosmos("23.5", dest, url=archive.as_uri(), progress=False)
+    fetch_cosmos("23.5", dest, url=archive.as_uri(), progress=False, checksum="none")
     recorded = (dest / (archive.name + ".sha256")).read_text().split()[0]
     assert recorded == hashlib.sha256(archive.read_bytes()).hexdigest()
 
@@ -73,8 +73,8 @@ def test_checksum_mismatch_is_reported_and_the_file_set_aside(tmp_path):
 def test_offline_gives_a_clear_data_error(tmp_path):
     with pytest.raises(DataError, match="cannot download .*is this machine online"):
         fetch_cosmos("25.2", tmp_path, url="http://nonexistent.invalid/x.tar.gz",
-                     progress=False)
-    with pytest.raises(DataError, match="unknown COSMOS sample"):
+                     progress=False, checksum="none")
+    with pytest.raises(UsageError, match="unknown COSMOS sample"):
         fetch_cosmos("24.0", tmp_path)
 
 
@@ -98,11 +98,58 @@ def test_unsafe_archive_members_are_refused(tmp_path):
         tar.addfile(member, io.BytesIO(payload))
     dest = tmp_path / "data"
     with pytest.raises(DataError, match="unsafe path in archive"):
-        fetch_cosmos("25.2", dest, url=archive.as_uri(), progress=False)
+        fetch_cosmos("25.2", dest, url=archive.as_uri(), progress=False, checksum="none")
     assert not (tmp_path / "outside.txt").exists()
 
 
 def test_checksum_text_is_parsed_strictly():
-    assert parse_checksum("MD5:ABC") == ("md5", "abc")
-    with pytest.raises(ValueError, match="md5:<hex>"):
-        parse_checksum("crc32:1234")
+    assert parse_checksum("MD5:" + "AB" * 16) == ("md5", "ab" * 16)
+    assert parse_checksum("none") is None
+    for bad in ("crc32:1234", "md5:abc", "sha256:" + "g" * 64, "md5:", "nothing"):
+        with pytest.raises(UsageError, match="md5:<32 hex digits>"):
+            parse_checksum(bad)
+
+
+def test_a_bad_or_missing_checksum_is_refused_before_downloading(tmp_path):
+    archive = build_sample_tarball(tmp_path)
+    dest = tmp_path / "data"
+    for checksum in ("md5:1234", None):
+        with pytest.raises(UsageError, match="--checksum"):
+            fetch_cosmos("25.2", dest, url=archive.as_uri(), progress=False, checksum=checksum)
+    assert not dest.exists()
+
+
+def test_the_command_line_exits_2_on_a_bad_checksum(tmp_path):
+    from typer.testing import CliRunner
+
+    from lensbench.cli import app
+
+    result = CliRunner().invoke(app, ["fetch", "cosmos", "--dest", str(tmp_path / "data"),
+                                      "--checksum", "md5:xyz", "--url", "http://nonexistent.invalid/x"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "md5:<32 hex digits>" in result.output
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_interrupted_unpack_is_not_taken_as_complete(tmp_path):
+    archive = build_sample_tarball(tmp_path)
+    dest = tmp_path / "data"
+    folder = dest / COSMOS_SAMPLES["25.2"].folder
+    folder.mkdir(parents=True)  # what a kill during unpacking leaves: a folder with some files
+    (folder / "real_galaxy_images_25.2_n1.fits").write_bytes(b"half")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    assert fetch_cosmos("25.2", dest, url=archive.as_uri(), progress=False, checksum=f"md5:{md5}") == folder
+    assert completion_marker(dest, folder.name).is_file()
+    problems = []
+    assert len(list(iter_stamps([folder], problems=problems))) == 2 and problems == []
+
+
+def test_a_corrupt_archive_leaves_no_completion_marker(tmp_path):
+    archive = build_sample_tarball(tmp_path)
+    dest = tmp_path / "data"
+    dest.mkdir()
+    (dest / archive.name).write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(DataError, match="cannot unpack"):
+        fetch_cosmos("25.2", dest, progress=False, checksum="none")
+    folder = COSMOS_SAMPLES["25.2"].folder
+    assert not completion_marker(dest, folder).exists() and not (dest / folder).exists()

@@ -1,0 +1,294 @@
+"""Rough estimates of what a plan needs: disk, memory and time per step, before anything runs.
+
+``lensbench plan`` prints them; ``lensbench run`` refuses a plan whose disk or memory estimate
+exceeds what the machine has (exit 2), and asks before a run that would take hours on a CPU.
+They are rough (a factor of 2 either way), from the spec alone:
+
+- disk of a simulated split: images x image shape x 4 bytes (float32) plus the stored
+  parameters (float64; per-subhalo labels padded to ``max_subhalos``); a signal split: 2 x
+  12 nside_data^2 float32 per map;
+- memory: the largest shard being rendered (float32 images plus a float64 render buffer at the
+  supersampled resolution), or the model being trained (weights, gradients and two Adam moments,
+  float32) with one batch;
+- time, on 2 CPU cores (``/work/shared/NOTES.md``, "Costs on 2 CPU cores (measured)"): rendering
+  64 x 64 lenses takes 0.6 ms + 0.066 ms per subhalo with lenstronomy and 0.06 ms + 0.027 ms per
+  subhalo with the eager torch renderer, scaled by the pixel count; an astrometric signal map
+  0.78 s at nside 128 (scaled by the pixel count); a training step of ResNet-18 runs 242
+  images/s at 1 x 64 x 64, and other architectures and input sizes are scaled from it by their
+  forward FLOPs (counted with :class:`torch.utils.flop_counter.FlopCounterMode` on the meta
+  device, so nothing is allocated); an epoch also evaluates the validation split (a third of a
+  training step per image).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lensbench.humanize import human_bytes, human_seconds
+
+LENSTRONOMY_MS = (0.6, 0.066)
+"""ms per 64 x 64 lens with lenstronomy: base, and per subhalo (NOTES.md: 0.6, 2.2 @25, 7.2 @100)."""
+TORCH_MS = (0.06, 0.027)
+"""ms per 64 x 64 lens with the eager torch renderer: base, per subhalo (NOTES.md: 0.06, 0.74, 2.8)."""
+SIGNAL_MAP_S = 0.78
+"""Seconds per astrometric signal map at nside 128 (NOTES.md, 1200 subhalos, 20 deg discs)."""
+RESNET18_IMAGES_PER_S = 242.0
+"""Training images per second of ResNet-18 at 1 x 64 x 64, batch 32, on 2 CPU cores (NOTES.md)."""
+HOURS_ON_CPU = 3600.0
+"""A run estimated above this many seconds on a CPU asks for confirmation (``--yes``)."""
+
+
+@dataclass(frozen=True)
+class StepEstimate:
+    """What one step is expected to need.
+
+    Attributes
+    ----------
+    step_id : str
+        The step.
+    disk_bytes : int
+        Bytes it writes to the cache.
+    memory_bytes : int
+        Peak memory of its largest piece of work (bytes).
+    seconds : float
+        Wall time on 2 CPU cores.
+    """
+
+    step_id: str
+    disk_bytes: int
+    memory_bytes: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PlanEstimate:
+    """Estimates of every step of a plan, and the totals a run is checked against."""
+
+    steps: tuple[StepEstimate, ...]
+
+    @property
+    def disk_bytes(self) -> int:
+        """Bytes the whole plan writes."""
+        return sum(s.disk_bytes for s in self.steps)
+
+    @property
+    def memory_bytes(self) -> int:
+        """The largest peak memory of any step (steps run one after another)."""
+        return max((s.memory_bytes for s in self.steps), default=0)
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the whole plan on 2 CPU cores."""
+        return sum(s.seconds for s in self.steps)
+
+    def summary(self) -> str:
+        """One line: disk, memory and time."""
+        return (f"estimate (rough, 2 CPU cores): disk {human_bytes(self.disk_bytes)}, memory "
+                f"{human_bytes(self.memory_bytes)}, time {human_seconds(self.seconds)}")
+
+
+def _split_images(spec, split: str) -> int:
+    from lensbench.tasks import TASKS
+
+    n = {"train": spec.data.n_train, "val": spec.data.n_val, "test": spec.data.n_test}[split]
+    return n * len(spec.data.classes) if TASKS.get(spec.experiment.task).labels == "classes" else n
+
+
+def image_shape(spec) -> tuple[int, int, int]:
+    """(channels, height, width) of the images a spec simulates."""
+    if spec.simulation_kind == "astrometric":
+        from lensbench.simulate.sky_projection import input_shape
+
+        sim = spec.simulation
+        return (2, *input_shape(sim.projection, sim.data_nside, sim.image_height, sim.image_width))
+    return (1, int(spec.survey.npix), int(spec.survey.npix))
+
+
+def _populations(spec) -> list:
+    sim = spec.simulation
+    if spec.simulation_kind == "strong_lensing":
+        return list(sim.classes.values()) + [sim.regression]
+    if spec.simulation_kind == "galaxy":
+        return [sim.halo]
+    return []
+
+
+def _subhalos(population) -> float:
+    fixed = population.most_subhalos()
+    return float(fixed) if fixed is not None else float(population.count)
+
+
+def _simulation(spec, n: int) -> tuple[int, int, float]:
+    """(disk, memory, seconds) of simulating ``n`` images of ``spec``."""
+    shape = image_shape(spec)
+    pixels = math.prod(shape)
+    shard = min(n, spec.data.shard_size)
+    if spec.simulation_kind == "astrometric":
+        params = 8 * (spec.simulation.n_top * 3 + 8)
+        return n * (4 * pixels + params), shard * 4 * pixels * 2, n * 2e-4 * pixels / 8192
+    from lensbench.simulate.substructure import PER_SUBHALO_KEYS, SCALAR_KEYS
+
+    populations = _populations(spec)
+    width = getattr(spec.simulation, "max_subhalos", 1)
+    params = 8 * (len(spec.simulation.priors) + len(SCALAR_KEYS) + 1 + len(PER_SUBHALO_KEYS) * width)
+    subhalos = max((_subhalos(p) for p in populations), default=0.0)
+    base, per = LENSTRONOMY_MS if spec.simulation.backend == "lenstronomy" else TORCH_MS
+    fine = (shape[1] * int(spec.survey.supersampling)) ** 2
+    seconds = n * (base + per * subhalos) * 1e-3 * fine / 4096
+    return n * (4 * pixels + params), shard * (4 * pixels + 8 * fine), seconds
+
+
+def _signal(spec, n: int) -> tuple[int, int, float]:
+    """(disk, memory, seconds) of the astrometric signal of ``n`` maps."""
+    sim = spec.simulation
+    data_pixels = 12 * sim.data_nside**2
+    grid_pixels = 12 * sim.nside**2
+    shard = min(n, spec.data.shard_size)
+    memory = shard * 2 * data_pixels * 4 + grid_pixels * 3 * 8
+    return n * 2 * data_pixels * 4, memory, n * SIGNAL_MAP_S * grid_pixels / (12 * 128**2)
+
+
+@functools.lru_cache(maxsize=64)
+def forward_flops(architecture: str, shape: tuple[int, int, int], options: tuple = ()) -> tuple[float, int]:
+    """(forward FLOPs of one image, parameter count) of ``architecture`` on ``shape``, counted on
+    the meta device (no memory is allocated, no weights are initialised)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from lensbench.models import build_model
+
+    with torch.device("meta"):
+        model = build_model(architecture, in_channels=shape[0], num_outputs=2, input_size=shape[1:], **dict(options))
+        with FlopCounterMode(display=False) as counter:
+            model(torch.empty((1, *shape)))
+    return float(counter.get_total_flops()), sum(p.numel() for p in model.parameters())
+
+
+def _training(spec) -> tuple[int, int, float]:
+    """(disk, memory, seconds) of training ``spec``'s model for its epochs."""
+    shape = image_shape(spec)
+    options = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in spec.model.options.items()))
+    flops, n_params = forward_flops(spec.model.architecture, shape, options)
+    reference, _ = forward_flops("resnet18", (1, 64, 64))
+    per_image = flops / reference / RESNET18_IMAGES_PER_S
+    images = _split_images(spec, "train") + _split_images(spec, "val") / 3
+    seconds = spec.training.epochs * images * per_image
+    batch = spec.training.batch_size * math.prod(shape) * 4
+    memory = 4 * 4 * n_params + batch * 2 + int(flops / 2 * spec.training.batch_size * 4 / 100)
+    return 2 * 4 * n_params, memory, seconds
+
+
+def _branch_of(plan, step):
+    return next(s for s in plan.specs if s.branch_name in step.branches)
+
+
+def estimate_plan(plan, is_cached=None) -> PlanEstimate:
+    """Estimates of every step of ``plan`` (:class:`lensbench.plan.Plan`); a step for which
+    ``is_cached(step)`` is true needs nothing (it is read from the cache)."""
+    out = []
+    for step in plan.steps:
+        if is_cached is not None and is_cached(step):
+            out.append(StepEstimate(step.id, 0, 0, 0.0))
+            continue
+        if step.kind == "report" or not step.branches:
+            out.append(StepEstimate(step.id, 0, 0, 1.0))
+            continue
+        spec = _branch_of(plan, step)
+        role, _, split = step.role.partition(":")
+        if role == "simulate":
+            disk, memory, seconds = _simulation(spec, _split_images(spec, split))
+        elif role == "signal":
+            disk, memory, seconds = _signal(spec, _split_images(spec, split) // max(1, len(spec.data.classes)))
+        elif step.kind == "train":
+            disk, memory, seconds = _training(spec)
+        else:  # evaluate, apply: one pass over the test split, a third of a training step per image
+            _, memory, train_seconds = _training(spec)
+            per_image = train_seconds / max(1, spec.training.epochs) / (_split_images(spec, "train") + _split_images(spec, "val") / 3)
+            disk, seconds = 0, _split_images(spec, "test") * per_image / 3
+        out.append(StepEstimate(step.id, int(disk), int(memory), float(seconds)))
+    return PlanEstimate(tuple(out))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new process (``MemAvailable`` of /proc/meminfo, else the
+    physical memory from ``os.sysconf``); None when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def free_disk(folder: Path) -> int:
+    """Free bytes on the file system of ``folder`` (or of its nearest existing parent)."""
+    folder = Path(folder).absolute()
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def resource_problems(estimate: PlanEstimate, cache_root: Path) -> list[str]:
+    """Why the machine cannot hold the plan: its disk estimate above the cache's free space, or
+    its memory estimate above the available memory (empty when both fit)."""
+    problems = []
+    free = free_disk(cache_root)
+    if estimate.disk_bytes > free:
+        problems.append(f"the run would write about {human_bytes(estimate.disk_bytes)} to the cache {cache_root}, "
+                        f"which has {human_bytes(free)} free")
+    memory = available_memory()
+    if memory is not None and estimate.memory_bytes > memory:
+        problems.append(f"a step would need about {human_bytes(estimate.memory_bytes)} of memory; "
+                        f"{human_bytes(memory)} is available")
+    return problems
+
+
+def preflight(plan, cache, device: str, *, yes: bool = False, ask=None, echo=print) -> PlanEstimate:
+    """Check, before any step runs, that the machine can hold the plan and the user wants to wait.
+
+    Parameters
+    ----------
+    plan : lensbench.plan.Plan
+        The run's plan.
+    cache : lensbench.cache.Cache
+        Its cache: cached steps need nothing, and new entries go to its file system.
+    device : str
+        ``cpu`` or ``cuda``: only a CPU run is asked about its time.
+    yes : bool
+        Start a run estimated to take hours on the CPU without asking (``--yes``).
+    ask : callable, optional
+        ``ask(question) -> bool`` on a terminal; None (not a terminal): a long run starts with
+        a warning in its output.
+
+    Raises
+    ------
+    UsageError
+        (exit 2) When the disk or memory estimate exceeds what the machine has, or the user
+        declines a run of hours.
+    """
+    from lensbench.errors import UsageError
+
+    estimate = estimate_plan(plan, is_cached=lambda step: cache.has(step.kind, step.key))
+    problems = resource_problems(estimate, cache.root)
+    if problems:
+        raise UsageError("; ".join(problems) + f" ({estimate.summary()}); reduce [data] sizes or run a preset "
+                         f"(--preset smoke or quick), or use a larger machine (--cache elsewhere)")
+    if device == "cpu" and estimate.seconds > HOURS_ON_CPU and not yes:
+        message = (f"this run would take about {human_seconds(estimate.seconds)} on this CPU ({estimate.summary()}); "
+                   f"a preset (--preset quick) or a GPU is much faster")
+        if ask is None:
+            echo(f"warning: {message}; starting anyway (not a terminal)")
+            logging.getLogger("lensbench").warning(message)
+        elif not ask(f"{message}. Start it?"):
+            raise UsageError(f"not started: {message}; pass --yes to start it without asking")
+    return estimate
