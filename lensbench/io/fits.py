@@ -15,12 +15,19 @@ first, by priority, whose ``claims`` test accepts the file reads it (:func:`read
     Anything else with image HDUs: one stamp per HDU (a 3-D HDU gives its planes).
 
 Stamps are images in the file's own units (COSMOS: counts/s for a 1 s exposure, 0.03 arcsec per
-pixel); the readers do not rescale them. Files are read one HDU at a time through memory maps,
-so memory stays bounded by one stamp (plus one catalogue table) whatever the size of the input:
-the 4.4 GB COSMOS 25.2 sample streams. Every input that cannot be read is recorded as an
-:class:`InputProblem` in the caller's ``problems`` list, and iteration goes on with the rest.
+pixel); the readers do not rescale them beyond the file's own ``BSCALE``/``BZERO`` (integer images
+are scaled by astropy, ``BLANK`` pixels become NaN). Files are read one HDU at a time, memory-mapped
+where the format allows (plain, unscaled data), so memory stays bounded by one stamp (plus one
+catalogue table) whatever the size of the input: the 4.4 GB COSMOS 25.2 sample streams. Whole-file
+compression (``.fits.gz``, ``.bz2``, ``.xz``) is decompressed on the fly, and tile-compressed images
+(fpack ``.fits.fz``, :class:`~astropy.io.fits.CompImageHDU`) are read as images.
 
-Why one module of ~600 lines: the four readers are small, but they share the file probe
+Every file of the input is either read or named: anything that cannot be read (a missing or
+non-FITS file, a symbolic-link loop, a truncated HDU, NaN pixels, a constant or all-zero image, ...)
+is recorded as an :class:`InputProblem` in the caller's ``problems`` list, and iteration goes on
+with the rest.
+
+Why one module of ~700 lines: the four readers are small, but they share the file probe
 (:func:`summarise_file`), the HDU streaming and the problem bookkeeping, and the registry asks
 each reader's ``claims`` about those private summaries; split apart, every reader would import
 those internals back.
@@ -37,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.io.fits import BinTableHDU, CompImageHDU
 from astropy.io.fits.file import _File
 from astropy.io.fits.hdu.base import _BaseHDU
 from astropy.io.fits.hdu.table import _TableLikeHDU
@@ -44,7 +52,9 @@ from astropy.io.fits.hdu.table import _TableLikeHDU
 from lensbench.registry import Registry
 
 FITS_SIGNATURE = b"SIMPLE  ="
-FITS_SUFFIXES = (".fits", ".fit", ".fts")
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".z", ".zip")
+"""Whole-file compressions astropy decompresses while reading (``name.fits.gz`` and the like)."""
 PROBE_HDUS = 4
 CATALOGUE_IMAGE_COLUMNS = ("GAL_FILENAME", "PSF_FILENAME", "NOISE_FILENAME")
 
@@ -213,23 +223,35 @@ def _stream_hdus(path: Path) -> Iterator[tuple[int, object]]:
     """Yield ``(index, hdu)`` for each HDU of ``path``, one at a time, data memory-mapped.
 
     Uses astropy's own per-HDU reader (the one ``fits.open`` calls internally) so that no list of
-    earlier HDUs is kept: memory stays at one header plus one stamp. Raises
-    :class:`_FileUnreadable` when a header cannot be parsed.
+    earlier HDUs is kept: memory stays at one header plus one stamp. As ``fits.open`` does, a
+    tile-compressed image (a binary table with ``ZIMAGE = T``) is returned as a
+    :class:`~astropy.io.fits.CompImageHDU`, and memory maps are used where possible but scaled
+    (``BSCALE``/``BZERO``/``BLANK``) data are read into memory (``memmap=None``; ``memmap=True``
+    refuses them). Raises :class:`_FileUnreadable` when a header cannot be parsed.
     """
-    handle = _File(str(path), mode="readonly", memmap=True)
+    handle = _File(str(path), mode="readonly", memmap=None)
     try:
         for index in itertools.count():
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     hdu = _BaseHDU.readfrom(handle)
-            except EOFError:
-                return
+                    if isinstance(hdu, BinTableHDU) and CompImageHDU.match_header(hdu.header):
+                        hdu = CompImageHDU(bintable=hdu)
+            except EOFError as error:
+                if not str(error):  # astropy's plain end of file
+                    return
+                # a compressed stream that stops short ("Compressed file ended before ...")
+                raise _FileUnreadable(index or None, f"truncated compressed file ({error})") from None
             except (OSError, ValueError, KeyError) as error:
                 if index == 0:
                     raise _FileUnreadable(None, f"not a readable FITS file ({error})") from None
                 raise _FileUnreadable(index, f"corrupt or truncated header ({error})") from None
             yield index, hdu
+            # reading the data of a stream (gzip) moves the position: go to this HDU's end
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "may have been truncated": found by _pixels
+                handle.seek(hdu._data_offset + hdu._data_size)
     finally:
         handle.close()
 
@@ -261,18 +283,26 @@ def summarise_file(path: Path) -> FileSummary:
 
 
 def _pixels(path: Path, index: int, hdu) -> np.ndarray:
-    """The pixels of image ``hdu`` as a native-endian float32 array (one copy, one HDU).
+    """The pixels of image ``hdu`` as a native-endian float32 array (one copy, one HDU), scaled
+    by the HDU's ``BSCALE``/``BZERO`` and decompressed as need be.
 
-    Raises :class:`_FileUnreadable` when the data run past the end of the file.
+    Raises :class:`_FileUnreadable` when the data run past the end of the file or cannot be
+    decoded (a truncated compressed stream, a corrupt tile).
     """
-    needed = hdu._data_offset + hdu.size
-    available = path.stat().st_size
-    if needed > available:
-        raise _FileUnreadable(index, f"truncated: the data of this HDU need {needed} bytes, "
-                                     f"the file has {available}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return np.array(hdu.data, dtype=np.float32)
+    if not path.stat().st_size:
+        raise _FileUnreadable(index, "empty file")
+    if not isinstance(hdu, CompImageHDU) and hdu._file.compression is None:
+        needed = hdu._data_offset + hdu.size
+        available = path.stat().st_size
+        if needed > available:
+            raise _FileUnreadable(index, f"truncated: the data of this HDU need {needed} bytes, "
+                                         f"the file has {available}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.array(hdu.data, dtype=np.float32)
+    except (OSError, EOFError, ValueError, TypeError) as error:
+        raise _FileUnreadable(index, f"truncated or corrupt data ({error})") from None
 
 
 def _planes(path: Path, index: int, hdu, summary: HduSummary,
@@ -296,15 +326,29 @@ def _planes(path: Path, index: int, hdu, summary: HduSummary,
                                      f"{summary.shape}; need a 2-D image or a 3-D cube"))
 
 
-def _finite_or_report(stamp: Stamp, problems: list) -> Stamp | None:
-    """Return ``stamp`` when all its pixels are finite, otherwise report it and return None."""
+def _usable_or_report(stamp: Stamp, problems: list) -> Stamp | None:
+    """Return ``stamp`` when its pixels are finite and not all equal, otherwise report it (an
+    all-zero or constant image holds no galaxy to score) and return None."""
     bad = int(np.count_nonzero(~np.isfinite(stamp.image)))
-    if bad == 0:
+    if bad:
+        reason = f"{bad} of {stamp.image.size} pixels are NaN or infinite"
+    elif stamp.image.min() == stamp.image.max():
+        value = float(stamp.image.flat[0])
+        reason = ("all pixels are zero" if value == 0 else f"constant image (every pixel is "
+                  f"{value:g})") + ": no signal to score"
+    else:
         return stamp
     plane = f" plane {stamp.meta['plane']}" if "plane" in stamp.meta else ""
-    problems.append(InputProblem(stamp.file, stamp.hdu, f"{stamp.identifier}{plane}: {bad} of "
-                                 f"{stamp.image.size} pixels are NaN or infinite"))
+    problems.append(InputProblem(stamp.file, stamp.hdu, f"{stamp.identifier}{plane}: {reason}"))
     return None
+
+
+def _stem(path: Path) -> str:
+    """The file name without its last suffix, and without a compression one before it
+    (``a.fits`` and ``a.fits.gz`` and ``a.fits.fz`` -> ``a``)."""
+    if path.suffix.lower() in (*COMPRESSION_SUFFIXES, ".fz"):
+        path = path.with_suffix("")
+    return path.stem
 
 
 def _image_stamps(summary: FileSummary, problems: list) -> Iterator[Stamp]:
@@ -312,9 +356,10 @@ def _image_stamps(summary: FileSummary, problems: list) -> Iterator[Stamp]:
     path = summary.path
     for index, hdu in _stream_hdus(path):
         for plane, image in _planes(path, index, hdu, _summarise(index, hdu), problems):
-            name = f"{path.stem}[{index}]" if plane is None else f"{path.stem}[{index}][{plane}]"
+            stem = _stem(path)
+            name = f"{stem}[{index}]" if plane is None else f"{stem}[{index}][{plane}]"
             meta = {} if plane is None else {"plane": plane}
-            stamp = _finite_or_report(Stamp(name, str(path), index, image, meta), problems)
+            stamp = _usable_or_report(Stamp(name, str(path), index, image, meta), problems)
             if stamp is not None:
                 yield stamp
 
@@ -465,7 +510,7 @@ def _catalogue_row_stamps(planes, image_file, index, row, columns, catalogue,
         if plane is not None:
             meta["plane"] = plane
         stamp = Stamp(_identifier(columns, row), str(image_file), index, image, meta)
-        stamp = _finite_or_report(stamp, problems)
+        stamp = _usable_or_report(stamp, problems)
         if stamp is not None:
             yield stamp
 
@@ -507,19 +552,61 @@ def read_realgalaxy_catalog(summary: FileSummary, problems: list) -> Iterator[St
 
 
 def _looks_like_fits(path: Path) -> bool:
-    """True for a FITS file name or a file starting with the FITS signature."""
-    if path.suffix.lower() in FITS_SUFFIXES:
+    """True for a FITS file name (``.fits``, ``.fits.gz``, ``.fits.fz``, ...) or a file starting
+    with the FITS signature."""
+    suffixes = [suffix.lower() for suffix in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes.pop()
+    if suffixes and suffixes[-1] in FITS_SUFFIXES:
         return True
     with open(path, "rb") as handle:
         return handle.read(len(FITS_SIGNATURE)) == FITS_SIGNATURE
 
 
+def _broken_link(path: Path) -> str | None:
+    """Why ``path``, a symbolic link, leads nowhere (a loop, or a missing target), or None."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:
+        return "symbolic link loop: the link leads back to itself"
+    except FileNotFoundError:
+        return f"broken symbolic link to {path.readlink()} (no such file)"
+    except OSError as error:  # ELOOP on some platforms
+        return f"symbolic link cannot be followed ({error.strerror})"
+    return None
+
+
+def _folder_files(folder: Path, problems: list) -> list[Path]:
+    """The FITS files of ``folder`` (sorted; sub-folders are not searched); every other file in
+    it (broken link, link loop, unreadable or non-FITS file) is named in ``problems``."""
+    files = []
+    for child in sorted(folder.iterdir()):
+        broken = _broken_link(child)
+        if broken is not None:
+            problems.append(InputProblem(str(child), None, broken))
+        elif child.is_file():
+            try:
+                if _looks_like_fits(child):
+                    files.append(child)
+                else:
+                    problems.append(InputProblem(str(child), None, "not a FITS file (no FITS "
+                                                 "name or signature): skipped"))
+            except OSError as error:
+                problems.append(InputProblem(str(child), None, f"cannot open: {error.strerror}"))
+    return files
+
+
 def _expand_one(item: str | Path, problems: list) -> list[Path]:
     """Files one input stands for: itself, a folder's FITS files, or a glob's matches (sorted)."""
     path = Path(item)
+    broken = _broken_link(path)
+    if broken is not None:
+        problems.append(InputProblem(str(item), None, broken))
+        return []
     if path.is_dir():
-        return sorted(child for child in path.iterdir() if child.is_file() and
-                      _looks_like_fits(child))
+        return _folder_files(path, problems)
     if path.exists():
         return [path]
     if glob.has_magic(str(item)):
@@ -534,8 +621,9 @@ def _expand_one(item: str | Path, problems: list) -> list[Path]:
 def expand_inputs(inputs: Iterable[str | Path], problems: list) -> list[Path]:
     """Expand files, folders and glob patterns into a deterministic list of distinct files.
 
-    Folders contribute their files (not sub-folders) with a FITS suffix or the FITS signature;
-    patterns may use ``**``. A missing path or a pattern matching nothing is reported.
+    Folders contribute their files (not sub-folders) with a FITS suffix (compressed or not) or
+    the FITS signature; patterns may use ``**``. A missing path, a broken link or link loop, a
+    pattern matching nothing, and a folder's non-FITS files are reported.
     """
     seen: set[Path] = set()
     files = []
@@ -579,8 +667,10 @@ def iter_stamps(inputs: Iterable[str | Path], *, problems: list) -> Iterator[Sta
         FITS files, folders (their FITS files) and glob patterns, in any mix.
     problems : list
         Receives one :class:`InputProblem` per input that could not be read (missing file,
-        truncated or corrupt FITS, empty HDU, NaN or infinite pixels, 1-D or 4-D arrays,
-        catalogue rows naming a missing file or HDU); iteration carries on with the rest.
+        symbolic-link loop, non-FITS file in a folder, truncated or corrupt FITS, empty HDU, NaN
+        or infinite pixels, an all-zero or constant image, 1-D or 4-D arrays, catalogue rows
+        naming a missing file or HDU); iteration carries on with the rest. Every file of the
+        input thus either yields stamps or is named here.
 
     Yields
     ------

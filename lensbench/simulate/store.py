@@ -57,6 +57,13 @@ def _mark_done(folder: Path, index: int, n: int) -> None:
     write_json(Path(folder) / f"shard_{index:05d}.json", {"index": index, "n": n})
 
 
+def _clear_leftovers(folder: Path, index: int) -> None:
+    """Remove the temporary files an earlier attempt at shard ``index`` left when its process was
+    killed mid-write (``.images_00003.npy.<hex>.tmp``), so the finished folder holds each file once."""
+    for leftover in Path(folder).glob(f".*_{index:05d}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
 def write_shard(folder: Path, index: int, images: np.ndarray, labels: np.ndarray, params: dict[str, np.ndarray]) -> None:
     """Write one shard atomically (its marker file last).
 
@@ -70,6 +77,7 @@ def write_shard(folder: Path, index: int, images: np.ndarray, labels: np.ndarray
     n = len(images)
     if len(labels) != n or any(len(v) != n for v in params.values()):
         raise ValueError("images, labels and every parameter array need the same leading dimension")
+    _clear_leftovers(folder, index)
     write_atomic(folder / f"images_{index:05d}.npy", npy_bytes(images.astype(np.float32, copy=False)))
     write_atomic(folder / f"labels_{index:05d}.npy", npy_bytes(labels))
     write_atomic(folder / f"params_{index:05d}.npz", npz_bytes(params))
@@ -89,6 +97,7 @@ def write_signal_shard(folder: Path, index: int, signal: np.ndarray, params: dic
     n = len(signal)
     if any(len(v) != n for v in params.values()):
         raise ValueError("the signals and every parameter array need the same leading dimension")
+    _clear_leftovers(folder, index)
     write_atomic(folder / f"signal_{index:05d}.npy", npy_bytes(signal))
     write_atomic(folder / f"signal_params_{index:05d}.npz", npz_bytes(params))
     _mark_done(folder, index, n)

@@ -9,6 +9,11 @@ Everything random comes from ``config.seed``: weights are not touched (build the
 dropout from the global CPU generator, which :func:`fit` seeds inside a fork so the caller's state
 survives. On CPU the same seed gives the same weights, byte for byte, with or without an
 interruption.
+
+Started by ``torchrun`` with ``WORLD_SIZE`` > 1, :func:`fit` trains data-parallel with
+DistributedDataParallel: each process takes its part of every global batch, which is the
+single-process batch (see :mod:`lensbench.training.distributed`), and only rank 0 writes
+checkpoints.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from tqdm.auto import tqdm
 
 from lensbench.training.checkpoints import Progress, TrainingState, copy_state, resume, write_checkpoints
 from lensbench.training.config import TrainConfig
+from lensbench.training.distributed import (Ranks, RankBatches, average_gradients, barrier, check_batches,
+                                            gradient_weight, join, ranks_from_environment, sum_over_ranks,
+                                            wrap)
 from lensbench.training.history import History
 from lensbench.training.objectives import ACCURACY_STAT, Objective, check_task
 from lensbench.training.optim import OPTIMIZERS, SCHEDULERS, step_scheduler
@@ -57,12 +65,13 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
         Torch device for the model, the objective's modules and the batches.
     checkpoint_dir : Path or None
         Where ``last.pt`` (everything needed to resume) and ``best.pt`` (the model's best state
-        dict) are written after every epoch, atomically. Called again with the same directory, a
-        run continues from ``last.pt``; both files load with ``torch.load(weights_only=True)``.
+        dict) are written after every epoch, atomically (by rank 0 alone under torchrun). Called
+        again with the same directory, a run continues from ``last.pt``; both files load with
+        ``torch.load(weights_only=True)``.
     progress : bool
-        Show a tqdm bar per epoch with the running loss.
+        Show a tqdm bar per epoch with the running loss (rank 0 only).
     log : callable or None
-        Receives one line of text per epoch.
+        Receives one line of text per epoch (rank 0 only).
 
     Returns
     -------
@@ -73,7 +82,8 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
     ------
     ValueError
         For a config without a seed, an empty validation set, an objective whose monitor is not
-        among its stats, or a checkpoint written with other settings.
+        among its stats, a checkpoint written with other settings, or (under torchrun) a batch
+        with fewer examples than processes.
     FloatingPointError
         If no epoch had a finite monitored validation quantity.
     """
@@ -86,6 +96,11 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
     directory = None if checkpoint_dir is None else Path(checkpoint_dir)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
+    ranks = ranks_from_environment()
+    if ranks.parallel:
+        check_batches(len(train_set), config.batch_size, ranks)
+        device = join(ranks, device)
+    progress = progress and ranks.writes
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -94,8 +109,8 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
             state = resume(directory, live, settings, device)
         else:
             state = Progress(History())
-        train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=live.generator,
-                                  num_workers=0)
+        train_loader = _train_loader(train_set, config.batch_size, live.generator, ranks)
+        network = wrap(model, ranks, device) if ranks.parallel else model
         val_loader = _ordered_loader(val_set, config.batch_size)
         history = state.history
         for epoch in range(history.epochs_run, config.epochs):
@@ -106,7 +121,7 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
             _set_training(live, True)
             with tqdm(total=len(train_loader), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                       leave=False) as bar:
-                train = _run_epoch(live, train_loader, device, train=True, bar=bar)
+                train = _run_epoch(live, train_loader, device, train=True, bar=bar, network=network, ranks=ranks)
             _set_training(live, False)
             val = _run_epoch(live, val_loader, device, train=False)
             monitored = _monitored(val, objective)
@@ -115,10 +130,11 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
             history.stopped_early = (config.early_stopping_patience is not None and epoch + 1 < config.epochs
                                      and state.epochs_without_improvement >= config.early_stopping_patience)
             history.epoch_seconds.append(time.perf_counter() - started)
-            if directory is not None:
+            if directory is not None and ranks.writes:
                 write_checkpoints(directory, live, state, settings, improved)
-            if log is not None:
+            if log is not None and ranks.writes:
                 log(_epoch_line(epoch, config.epochs, history))
+        barrier(ranks)  # every rank leaves with rank 0's checkpoints complete
     if state.best_state is None:
         raise FloatingPointError(f"the validation {objective.monitor} was not finite in any epoch; "
                                  "lower the learning rate")
@@ -136,6 +152,15 @@ def _start(model: nn.Module, objective: Objective, config: TrainConfig, device) 
     return TrainingState(model, objective, optimizer, scheduler, torch.Generator().manual_seed(config.seed))
 
 
+def _train_loader(train_set: Dataset, batch_size: int, generator: torch.Generator, ranks: Ranks) -> DataLoader:
+    """Shuffled batches drawn from ``generator``: the whole batch in one process, this rank's part of
+    the same global batch under torchrun."""
+    if not ranks.parallel:
+        return DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator, num_workers=0)
+    return DataLoader(train_set, batch_sampler=RankBatches(train_set, batch_size, generator, ranks),
+                      generator=generator, num_workers=0)
+
+
 def _set_training(live: TrainingState, training: bool) -> None:
     """Train (dropout, batch statistics) or eval mode for the model and the objective's modules."""
     for module in (live.model, *live.objective.modules()):
@@ -148,22 +173,31 @@ def _to_device(batch, device):
     return batch.to(device)
 
 
-def _run_epoch(live: TrainingState, loader: DataLoader, device, *, train: bool, bar=None) -> dict[str, float]:
+def _run_epoch(live: TrainingState, loader: DataLoader, device, *, train: bool, bar=None,
+               network: nn.Module | None = None, ranks: Ranks = Ranks()) -> dict[str, float]:
     """One pass over ``loader``, stepping the optimiser if ``train``.
+
+    ``network`` is the module the batches go through (the model, or the model inside
+    DistributedDataParallel); when training over several ``ranks``, each rank's loss is weighted by
+    its share of the global batch and the sums are taken over all ranks.
 
     Returns the mean loss per sample as ``"loss"`` and each stat of the objective per sample.
     """
+    network = live.model if network is None else network
+    parallel = train and ranks.parallel
     total_loss, total_count, stat_sums = 0.0, 0, {}
     for batch in loader:
         batch = _to_device(batch, device)
+        count = (batch[0] if isinstance(batch, list) else batch).shape[0]
         with torch.set_grad_enabled(train):
-            loss, stats = live.objective.loss(live.model, batch)
+            loss, stats = live.objective.loss(network, batch)
         if train:
             live.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * gradient_weight(count, ranks) if parallel else loss).backward()
+            if parallel:
+                average_gradients(live.objective.modules(), ranks)
             live.optimizer.step()
             live.objective.after_step(live.model)
-        count = (batch[0] if isinstance(batch, list) else batch).shape[0]
         total_loss += float(loss.detach()) * count
         total_count += count
         for key, value in stats.items():
@@ -171,6 +205,9 @@ def _run_epoch(live: TrainingState, loader: DataLoader, device, *, train: bool, 
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{total_loss / total_count:.4g}")
+    if parallel:
+        total_loss, total_count, *sums = sum_over_ranks([total_loss, total_count, *stat_sums.values()])
+        stat_sums = dict(zip(stat_sums, sums))
     return {"loss": total_loss / total_count, **{key: value / total_count for key, value in stat_sums.items()}}
 
 

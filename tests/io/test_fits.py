@@ -88,9 +88,11 @@ def test_folder_input_reads_through_catalogue_once(cosmos):
     stamps = list(iter_stamps([cosmos], problems=problems))
     assert len(stamps) == 100
     assert all(stamp.meta["catalogue"].endswith(CATALOGUE) for stamp in stamps)
-    # the companion table (Sersic fits, photo-z) holds no image and is reported, not read
+    # the companion table (Sersic fits, photo-z) holds no image and is reported, not read; the
+    # folder's README is named as a file that is not FITS
     assert [Path(problem.file).name for problem in problems] == [
-        "real_galaxy_catalog_26_extension_example_fits.fits"]
+        "README.md", "real_galaxy_catalog_26_extension_example_fits.fits"]
+    assert "not a FITS file" in problems[0].reason
 
 
 def test_images_file_alone_is_multi_hdu(cosmos):
@@ -142,7 +144,9 @@ def test_folder_and_glob_inputs_are_sorted_and_deduplicated(tmp_path):
     from_glob = [s.identifier for s in iter_stamps([str(tmp_path / "*.fit*"), tmp_path / "a.fits"],
                                                    problems=problems)]
     assert from_folder == from_glob == ["a[0]", "b[0]", "c[0]"]
-    assert problems == []
+    assert [(Path(problem.file).name, problem.reason) for problem in problems] == [
+        ("notes.txt", "not a FITS file (no FITS name or signature): skipped")]
+    problems.clear()
     list(iter_stamps([str(tmp_path / "*.nothing")], problems=problems))
     assert "no file matches" in problems[0].reason
 
@@ -239,6 +243,118 @@ def test_memory_stays_bounded_while_streaming_many_hdus(tmp_path):
     assert peak < 500_000, f"peak {peak} bytes for a {file_bytes}-byte file"
 
 
+# --- every FITS flavour, every file named ------------------------------------------------------
+
+def scaled_int16(path: Path, rng, blank: bool = False) -> Path:
+    """A 16x16 int16 image with BSCALE/BZERO (and one BLANK pixel if ``blank``)."""
+    hdu = fits.PrimaryHDU(rng.integers(-3000, 3000, size=(16, 16)).astype(np.int16))
+    hdu.header["BSCALE"], hdu.header["BZERO"] = 0.01, 100.0
+    if blank:
+        hdu.header["BLANK"] = -32768
+        hdu.data[2, 3] = -32768
+    return write(path, [hdu])
+
+
+def gzipped(path: Path, data: bytes) -> Path:
+    import gzip
+
+    path.write_bytes(gzip.compress(data, mtime=0))
+    return path
+
+
+def test_scaled_gzipped_and_tile_compressed_images_read_as_astropy_reads_them(tmp_path):
+    rng = np.random.default_rng(7)
+    scaled = scaled_int16(tmp_path / "scaled.fits", rng)
+    blank = scaled_int16(tmp_path / "blank.fits", rng, blank=True)
+    plain = write(tmp_path / "plain.fits", [fits.PrimaryHDU(image(rng, (12, 14)))])
+    zipped = gzipped(tmp_path / "zipped.fits.gz", plain.read_bytes())
+    tiles = write(tmp_path / "tiles.fits.fz", [fits.PrimaryHDU(), fits.CompImageHDU(
+        image(rng, (20, 18), "f4"), compression_type="RICE_1")])
+    problems = []
+    stamps = {stamp.identifier: stamp for stamp in
+              iter_stamps([scaled, blank, zipped, tiles], problems=problems)}
+    assert sorted(stamps) == ["scaled[0]", "tiles[1]", "zipped[0]"]
+    raw = fits.getdata(scaled, do_not_scale_image_data=True)
+    assert raw.dtype == ">i2"  # stored as int16; the reader returns BSCALE * raw + BZERO
+    np.testing.assert_allclose(stamps["scaled[0]"].image, 0.01 * raw.astype(np.float64) + 100.0,
+                               rtol=1e-6)
+    np.testing.assert_array_equal(stamps["zipped[0]"].image, fits.getdata(plain).astype(np.float32))
+    with fits.open(tiles) as hdul:
+        assert isinstance(hdul[1], fits.CompImageHDU)
+        np.testing.assert_array_equal(stamps["tiles[1]"].image, hdul[1].data)
+    assert [(Path(problem.file).name, problem.reason) for problem in problems] == [
+        ("blank.fits", "blank[0]: 1 of 256 pixels are NaN or infinite")]
+
+
+def test_truncated_compressed_files_are_named(tmp_path):
+    rng = np.random.default_rng(8)
+    plain = write(tmp_path / "plain.fits", [fits.PrimaryHDU(image(rng, (40, 40), "f8"))])
+    whole = gzipped(tmp_path / "whole.fits.gz", plain.read_bytes()).read_bytes()
+    (tmp_path / "cut_header.fits.gz").write_bytes(whole[:200])
+    (tmp_path / "cut_data.fits.gz").write_bytes(whole[:len(whole) // 2])
+    tiles = write(tmp_path / "tiles.fits.fz", [fits.PrimaryHDU(),
+                                               fits.CompImageHDU(image(rng, (64, 64), "f4"))])
+    tiles.write_bytes(tiles.read_bytes()[:-3000])
+    problems = []
+    assert list(iter_stamps([tmp_path / "cut_header.fits.gz", tmp_path / "cut_data.fits.gz",
+                             tiles], problems=problems)) == []
+    reasons = {Path(problem.file).name: (problem.hdu, problem.reason) for problem in problems}
+    assert reasons["cut_header.fits.gz"][1].startswith("truncated compressed file")
+    assert reasons["cut_data.fits.gz"][1].startswith("truncated compressed file")
+    assert reasons["tiles.fits.fz"][0] == 1 and "truncated" in reasons["tiles.fits.fz"][1]
+
+
+def test_constant_and_all_zero_images_are_named_not_scored(tmp_path):
+    rng = np.random.default_rng(9)
+    cube = np.stack([image(rng, (10, 10), "f4"), np.zeros((10, 10), "f4"),
+                     np.full((10, 10), 2.5, "f4")])
+    path = write(tmp_path / "cube.fits", [fits.PrimaryHDU(cube)])
+    problems = []
+    stamps = list(iter_stamps([path], problems=problems))
+    assert [stamp.meta["plane"] for stamp in stamps] == [0]
+    assert [str(problem) for problem in problems] == [
+        f"{path} [HDU 0]: cube[0][1] plane 1: all pixels are zero: no signal to score",
+        f"{path} [HDU 0]: cube[0][2] plane 2: constant image (every pixel is 2.5): no signal to "
+        "score"]
+
+
+def test_every_file_of_a_mixed_folder_is_scored_or_named_and_counted(tmp_path):
+    import os
+
+    rng = np.random.default_rng(10)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    good = write(folder / "good.fits", [fits.PrimaryHDU(image(rng, (10, 10)))])
+    scaled_int16(folder / "scaled.fits", rng)
+    gzipped(folder / "zipped.fits.gz", good.read_bytes())
+    write(folder / "tiles.fits.fz", [fits.PrimaryHDU(), fits.CompImageHDU(image(rng, (16, 16), "f4"))])
+    write(folder / "zeros.fits", [fits.PrimaryHDU(np.zeros((10, 10), "f4"))])
+    write(folder / "constant.fits", [fits.PrimaryHDU(np.full((10, 10), 7, np.int16))])
+    (folder / "corrupt.fits").write_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    (folder / "notes.txt").write_text("observing log")
+    os.symlink("loop_b.fits", folder / "loop_a.fits")
+    os.symlink("loop_a.fits", folder / "loop_b.fits")
+    os.symlink("gone.fits", folder / "dangling.fits")
+    (folder / "sub").mkdir()  # a folder is not a file: not searched, not counted
+    problems = []
+    stamps = list(iter_stamps([folder], problems=problems))
+    read = sorted(Path(stamp.file).name for stamp in stamps)
+    named = sorted(Path(problem.file).name for problem in problems)
+    assert read == ["good.fits", "scaled.fits", "tiles.fits.fz", "zipped.fits.gz"]
+    assert named == ["constant.fits", "corrupt.fits", "dangling.fits", "loop_a.fits",
+                     "loop_b.fits", "notes.txt", "zeros.fits"]
+    entries = [entry.name for entry in folder.iterdir() if not entry.is_dir()]
+    assert len(read) + len(named) == len(entries) == 11
+    reasons = {Path(problem.file).name: problem.reason for problem in problems}
+    assert reasons["loop_a.fits"] == "symbolic link loop: the link leads back to itself"
+    assert reasons["dangling.fits"].startswith("broken symbolic link to gone.fits")
+    assert "constant image (every pixel is 7)" in reasons["constant.fits"]
+    # a loop given directly is named the same way, not as a missing file
+    problems.clear()
+    assert list(iter_stamps([folder / "loop_a.fits"], problems=problems)) == []
+    assert [problem.reason for problem in problems] == [reasons["loop_a.fits"]]
+
+
 # --- preprocessing ---------------------------------------------------------------------------
 
 def test_preprocessing_round_trips_and_rejects_bad_options():
@@ -282,7 +398,7 @@ def test_prepare_matches_batch_and_scipy_zoom_on_smooth_images():
 
     y, x = np.mgrid[0:60, 0:60]
     smooth = np.exp(-((x - 29.5) ** 2 + (y - 29.5) ** 2) / (2 * 10.0**2))
-    prep = Preprocessing(normalisation="max", output_shape=(30, 30), resampling="area")
+    prep = Preprocessing(normalisation="max", output_shape=(30, 30), resampling="area", preparation="resample")
     single = prepare(smooth.astype(">f8"), prep)
     batch = prepare_batch(np.stack([smooth, 2 * smooth]), prep)
     np.testing.assert_array_equal(single, batch[0])
