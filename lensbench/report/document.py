@@ -1,8 +1,8 @@
 """A small document model that every lensbench report is built from.
 
 A :class:`Document` holds :class:`Section` s; a section holds blocks: :class:`Paragraph`,
-:class:`Table`, :class:`Figure`, :class:`KeyValues` and :class:`Code`. All are frozen dataclasses
-holding plain text, so one document renders the same to Markdown
+:class:`Notice`, :class:`Table`, :class:`Figure`, :class:`KeyValues` and :class:`Code`. All are
+frozen dataclasses holding plain text, so one document renders the same to Markdown
 (:func:`lensbench.report.markdown.render_markdown`) and to a self-contained HTML page
 (:func:`lensbench.report.html.render_html`). Text is plain text, never markup: renderers escape it.
 
@@ -99,6 +99,19 @@ class Paragraph:
     ----------
     text : str
         The text; never interpreted as Markdown or HTML.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A paragraph the reader must not miss (shown as a framed banner), e.g. that a run is reduced.
+
+    Parameters
+    ----------
+    text : str
+        The text; plain text like a :class:`Paragraph`.
     """
 
     text: str
@@ -292,8 +305,8 @@ class Code:
     language: str = ""
 
 
-Block = Union[Paragraph, Table, Figure, KeyValues, Code]
-BLOCK_TYPES = (Paragraph, Table, Figure, KeyValues, Code)
+Block = Union[Paragraph, Notice, Table, Figure, KeyValues, Code]
+BLOCK_TYPES = (Paragraph, Notice, Table, Figure, KeyValues, Code)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,13 @@
 Each function returns a :class:`matplotlib.figure.Figure` made without pyplot (no global state,
 no display needed); turn it into a report block with
 :meth:`lensbench.report.document.Figure.from_matplotlib`. Images are drawn pixel for pixel
-(nearest-neighbour), each panel scaled to its own range: a diverging, zero-centred colour map when
-an image holds both signs (e.g. astrometric velocity maps in muas/yr), a sequential one otherwise
-(e.g. surface brightness in counts/s).
+(nearest-neighbour): a diverging, zero-centred colour map for signed data (e.g. astrometric velocity
+maps in muas/yr), a sequential one otherwise (e.g. surface brightness in counts/s). Example images
+share one scale per channel, with a colour bar; gallery panels are each scaled to their own range.
+Epochs are counted from 1 on every axis.
+
+One module of ~420 lines because every report figure shares its canvas, colour-map and
+panel-grid helpers; each function is one figure.
 """
 
 from __future__ import annotations
@@ -16,11 +20,18 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 PANEL_HEIGHT_IN = 1.6
 MAX_WIDTH_IN = 12.0
 SEQUENTIAL_CMAP = "magma"
 DIVERGING_CMAP = "RdBu_r"
+CLIP_PERCENTILE = 99.5  # example images: colour scales span the 0.5th to the 99.5th percentile
+SIGNED_FRACTION = 0.25  # ... diverging when the low end is below -0.25 x the high end
+COLORBAR_WIDTH_IN = 1.1
+MAX_OVERLAID = 4  # loss curves: more runs than this get one panel each
+SMALL_MULTIPLE_COLUMNS = 4
 
 
 def _new_figure(width_in: float, height_in: float) -> Figure:
@@ -67,70 +78,159 @@ def _panel_grid(nrows: int, ncols: int, aspect: float, extra_height_in: float = 
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
-def example_images(images, labels, class_names: Sequence[str], per_class: int = 4) -> Figure:
-    """Example images of every class, one row per class.
+def _shared_limits(images: np.ndarray) -> tuple[str, float, float, str]:
+    """One colour scale for a set of images: (colour map, vmin, vmax, colour-bar extension).
+
+    The scale spans the 0.5th to 99.5th percentiles of the values. Data with both signs in earnest
+    (the low end below -:data:`SIGNED_FRACTION` of the high end, e.g. velocity maps) get the
+    diverging map, symmetric about zero; other data (surface brightness with a little negative
+    noise) the sequential one. Values beyond are drawn in the end colours (the colour bar shows an
+    arrow there).
+    """
+    finite = images[np.isfinite(images)]
+    if not finite.size:
+        return SEQUENTIAL_CMAP, 0.0, 1.0, "neither"
+    low, high = np.percentile(finite, [100.0 - CLIP_PERCENTILE, CLIP_PERCENTILE])
+    if high <= low:
+        low, high = float(finite.min()), float(finite.max()) + (finite.max() == finite.min())
+    if low < -SIGNED_FRACTION * high and high > 0:
+        limit = max(-low, high)
+        return DIVERGING_CMAP, -limit, limit, _extend(finite, -limit, limit)
+    return SEQUENTIAL_CMAP, float(low), float(high), _extend(finite, low, high)
+
+
+def _extend(values: np.ndarray, low: float, high: float) -> str:
+    """Which ends of a colour bar to draw as arrows: those the values pass."""
+    below, above = values.min() < low, values.max() > high
+    return {(True, True): "both", (True, False): "min", (False, True): "max"}.get((below, above), "neither")
+
+
+def example_images(images, labels, class_names: Sequence[str], per_class: int = 4,
+                   channels: Sequence[tuple[str, str]] = ()) -> Figure:
+    """Example images of every class, one row per class, one block of columns per channel.
+
+    Every panel of a channel shares one colour scale, drawn as a colour bar labelled with the
+    channel's name and unit, so brightness can be compared between classes.
 
     Parameters
     ----------
     images : array (N, C, H, W)
-        Images in their physical units (counts/s, muas/yr, ...). With C = 2 both channels of
-        each example are shown side by side; otherwise the first channel.
+        Images in their physical units (counts/s, muas/yr, ...). With C = 2 both channels are
+        shown (two blocks of columns); otherwise the first channel.
     labels : array of int (N,)
         Class index of each image.
     class_names : sequence of str
         Name of each class index.
     per_class : int
         Examples per class (the first ones of each class); missing ones leave blank panels.
+    channels : sequence of (name, unit)
+        What each channel holds, e.g. ``[("u_l", "muas/yr"), ("u_b", "muas/yr")]``; without it the
+        channels are numbered and have no unit.
     """
     images = _as_float_array(images, "images", 4)
     labels = np.asarray(labels)
     if labels.shape != (images.shape[0],):
         raise ValueError(f"labels: expected shape ({images.shape[0]},), got {labels.shape}")
-    channels_shown = 2 if images.shape[1] == 2 else 1
+    shown = 2 if images.shape[1] == 2 else 1
     aspect = images.shape[3] / images.shape[2]
-    fig, axes = _panel_grid(len(class_names), per_class * channels_shown, aspect)
-    for row, class_name in enumerate(class_names):
-        chosen = np.flatnonzero(labels == row)[:per_class]
-        for column, ax in enumerate(axes[row]):
-            example, channel = divmod(column, channels_shown)
-            if example < len(chosen):
-                _show_image(ax, images[chosen[example], channel])
-            else:
+    width = shown * (per_class * PANEL_HEIGHT_IN * aspect + COLORBAR_WIDTH_IN) + 0.4
+    scale = min(1.0, MAX_WIDTH_IN / width)
+    fig = _new_figure(width * scale, len(class_names) * PANEL_HEIGHT_IN * scale + 0.6)
+    chosen = [np.flatnonzero(labels == row)[:per_class] for row in range(len(class_names))]
+    for channel, subfigure in enumerate(np.atleast_1d(fig.subfigures(1, shown))):
+        name, unit = channels[channel] if channel < len(channels) else (f"channel {channel}", "")
+        axes = subfigure.subplots(len(class_names), per_class, squeeze=False)
+        cmap, vmin, vmax, extend = _shared_limits(images[np.concatenate(chosen).astype(int), channel])
+        drawn = None
+        for row, class_name in enumerate(class_names):
+            for column, ax in enumerate(axes[row]):
+                if column < len(chosen[row]):
+                    drawn = ax.imshow(images[chosen[row][column], channel], cmap=cmap, vmin=vmin, vmax=vmax,
+                                      interpolation="nearest")
                 _blank(ax)
-            if row == 0 and channels_shown == 2:
-                ax.set_title(f"channel {channel}", fontsize=8)
-        axes[row, 0].set_ylabel(class_name, fontsize=10)
+            axes[row, 0].set_ylabel(class_name, fontsize=10)
+        label = f"{name} ({unit})" if unit else name
+        if shown == 2:
+            subfigure.suptitle(label, fontsize=10)
+        if drawn is not None:
+            subfigure.colorbar(drawn, ax=axes, label=label, extend=extend, shrink=0.9)
     return fig
 
 
-def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
-    """Training and validation loss per epoch (and accuracy when recorded).
+def loss_curves(histories: Mapping[str, Mapping], max_overlaid: int = MAX_OVERLAID) -> Figure:
+    """Training and validation loss per epoch (and accuracy when recorded), epochs counted from 1.
+
+    Up to ``max_overlaid`` runs share one loss panel (one colour each; an accuracy panel beside it
+    when any records accuracy); more get one small loss panel each (small multiples), titled by
+    name. Training is drawn solid, validation dashed, and a dot marks the kept (best) epoch.
 
     Parameters
     ----------
     histories : mapping of name to history
-        Each history holds ``train_loss`` and ``val_loss`` (one value per epoch) and optionally
-        ``train_acc`` and ``val_acc`` (fractions; empty for regression), e.g.
-        ``lensbench.training.History.to_dict()``. Training is drawn solid, validation dashed, one
-        colour per name.
+        Each history holds ``train_loss`` and ``val_loss`` (one value per epoch), optionally
+        ``train_acc`` and ``val_acc`` (fractions; empty for regression) and ``best_epoch``
+        (0-based, as :class:`lensbench.training.History` records it; drawn at epoch
+        ``best_epoch + 1``).
+    max_overlaid : int
+        The most runs drawn in one panel.
     """
+    if len(histories) > max_overlaid:
+        ncols = min(SMALL_MULTIPLE_COLUMNS, len(histories))
+        nrows = math.ceil(len(histories) / ncols)
+        fig = _new_figure(3.0 * ncols, 2.3 * nrows + 0.3)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, (name, history) in zip(axes, histories.items()):
+            _plot_history(ax, history, "loss", "C0")
+            ax.set_title(name, fontsize=9)
+            _epoch_axis(ax, "loss")
+        for ax in axes[len(histories):]:
+            ax.set_axis_off()
+        axes[0].legend(handles=_style_legend(), fontsize=7)
+        return fig
     has_accuracy = any(np.size(history.get(key, ())) > 0
                        for history in histories.values() for key in ("train_acc", "val_acc"))
     fig = _new_figure(10.0 if has_accuracy else 6.0, 4.0)
     axes = fig.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
-    panels = [(axes[0], "loss", "loss")] + ([(axes[1], "acc", "accuracy")] if has_accuracy else [])
-    for ax, key, ylabel in panels:
-        for index, (name, history) in enumerate(histories.items()):
-            for split, style in (("train", "-"), ("val", "--")):
-                values = np.asarray(history.get(f"{split}_{key}", []), dtype=np.float64)
-                if values.size:
-                    ax.plot(np.arange(1, values.size + 1), values, style, color=f"C{index}",
-                            label=f"{name} ({split})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    for ax, key, title in [(axes[0], "loss", "loss")] + ([(axes[1], "acc", "accuracy")] if has_accuracy else []):
+        for index, history in enumerate(histories.values()):
+            _plot_history(ax, history, key, f"C{index % 10}")
+        ax.set_title(title, fontsize=10)
+        _epoch_axis(ax, title)
+    names = [Line2D([], [], color=f"C{index % 10}", label=name) for index, name in enumerate(histories)]
+    axes[0].legend(handles=names + _style_legend(), fontsize=8)
     return fig
+
+
+def _plot_history(ax, history: Mapping, key: str, colour: str) -> None:
+    """Training (solid) and validation (dashed) ``key`` per epoch, the best epoch as a dot."""
+    best = history.get("best_epoch")
+    for split, style in (("train", "-"), ("val", "--")):
+        values = np.asarray(history.get(f"{split}_{key}", []), dtype=np.float64)
+        if not values.size:
+            continue
+        epochs = np.arange(1, values.size + 1)
+        ax.plot(epochs, values, style, color=colour, marker="o" if values.size == 1 else None, markersize=3)
+        if split == "val" and best is not None and 0 <= best < values.size:
+            ax.plot([best + 1], [values[best]], "o", color=colour, markersize=6, markeredgecolor="black")
+
+
+def _epoch_axis(ax, ylabel: str) -> None:
+    """Label an epoch axis (epochs from 1): every epoch ticked up to 10 drawn, else integer ticks."""
+    epochs = max((line.get_xdata()[-1] for line in ax.get_lines() if len(line.get_xdata())), default=1)
+    if epochs <= 10:
+        ax.set_xticks(np.arange(1, int(epochs) + 1))
+        ax.set_xlim(0.5, epochs + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+
+
+def _style_legend() -> list:
+    return [Line2D([], [], color="0.3", linestyle="-", label="training"),
+            Line2D([], [], color="0.3", linestyle="--", label="validation"),
+            Line2D([], [], color="0.3", linestyle="", marker="o", markeredgecolor="black", label="kept epoch")]
 
 
 def roc_curves(curves: Mapping[str, Mapping], paper_auc: Mapping[str, float] | None = None) -> Figure:

@@ -15,6 +15,7 @@ from lensbench.report.document import (
     Document,
     Figure,
     KeyValues,
+    Notice,
     Paragraph,
     Table,
     format_cell,
@@ -29,17 +30,19 @@ STYLE = """
 body { margin: 0; color: var(--ink); background: #fff;
   font: 16px/1.55 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue",
   Arial, sans-serif; }
-main { max-width: 62rem; margin: 0 auto; padding: 2rem 1.5rem 4rem; }
+main { max-width: 80rem; margin: 0 auto; padding: 2rem 1.5rem 4rem; }
 h1 { font-size: 1.9rem; line-height: 1.25; margin: 0 0 1rem; }
 h2 { font-size: 1.35rem; margin: 2.5rem 0 0.8rem; padding-bottom: 0.3rem;
   border-bottom: 1px solid var(--rule); }
 a { color: var(--accent); }
-p { margin: 0.7rem 0; max-width: 48rem; }
+p { margin: 0.7rem 0; max-width: 56rem; }
+p.notice { max-width: none; background: #fff4d6; border: 1px solid #e0b94a; border-left: 5px solid #c98f00;
+  border-radius: 4px; padding: 0.6rem 0.9rem; }
 nav.toc { background: var(--band); border: 1px solid var(--rule); border-radius: 6px;
-  padding: 0.7rem 1.2rem; margin: 0 0 1.5rem; display: inline-block; min-width: 18rem; }
+  padding: 0.5rem 1.2rem; margin: 0 0 1.5rem; }
 nav.toc h2 { font-size: 0.85rem; text-transform: uppercase; letter-spacing: 0.06em;
   color: var(--muted); border: 0; margin: 0 0 0.3rem; padding: 0; }
-nav.toc ol { margin: 0; padding-left: 1.3rem; }
+nav.toc ol { margin: 0; padding: 0; list-style: none; display: flex; flex-wrap: wrap; gap: 0.1rem 1.4rem; }
 .table-wrap { overflow-x: auto; margin: 1rem 0 1.5rem; }
 table { border-collapse: collapse; font-size: 0.92rem; }
 p.caption { color: var(--muted); margin: 0 0 0.4rem; font-size: 0.9rem; }
@@ -122,6 +125,8 @@ def _render_contents(doc: Document, anchors) -> str:
 def _render_block(block, counters: dict) -> str:
     if isinstance(block, Paragraph):
         return f"<p>{escape(' '.join(block.text.split()))}</p>"
+    if isinstance(block, Notice):
+        return f'<p class="notice">{escape(" ".join(block.text.split()))}</p>'
     if isinstance(block, Table):
         counters["table"] += 1
         return _render_table(block, counters["table"])

@@ -14,6 +14,7 @@ from lensbench.report.document import (
     Document,
     Figure,
     KeyValues,
+    Notice,
     Paragraph,
     Table,
     format_cell,
@@ -68,6 +69,8 @@ def render_markdown(doc: Document, figures_dir_name: str = "figures") -> tuple[s
 def _render_block(block, figures_dir_name: str, counters: dict, files: dict) -> str:
     if isinstance(block, Paragraph):
         return escape_markdown(block.text)
+    if isinstance(block, Notice):
+        return f"> **Note.** {escape_markdown(block.text)}"
     if isinstance(block, Table):
         counters["table"] += 1
         return _render_table(block, counters["table"])

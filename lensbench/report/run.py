@@ -4,8 +4,9 @@ The report step (:mod:`lensbench.steps.report`) gathers plain data — a :class:
 :class:`~lensbench.report.branch.BranchData` per branch, and the sections that tasks, paper
 analyses and applications contributed — and :func:`run_document` lays them out:
 
-Summary, Results, Training (the tasks' sections, in task order), the paper analyses' sections,
-Application to real data, Example images, The paper, Provenance, Resolved spec.
+Summary (the scale banner, the headline table beside the paper's numbers: :mod:`lensbench.report.summary`),
+Results, Training (the tasks' sections, in task order), the paper analyses' sections, Application to
+real data, Simulated surveys, Example images, The paper, Provenance, Resolved spec.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from lensbench.report import figures as F
 from lensbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
 from lensbench.report.provenance import device_name, git_commit, package_versions
+from lensbench.report.summary import headline_table, scale_blocks, setup_paragraphs, survey_tables
 from lensbench.simulate.store import ShardedDataset
 
 METRICS_SCHEMA = "lensbench.metrics/1"
@@ -26,12 +28,14 @@ METRICS_SCHEMA = "lensbench.metrics/1"
 
 @dataclass(frozen=True)
 class StepTime:
-    """How one step went in this run: ``cached`` or ``ran``, its wall time now and when computed (s)."""
+    """How one step went in this run: ``cached`` or ``ran``, its wall time now and when computed (s),
+    and its cache entry (``kind/key``; empty for a step that is not cached, such as the report)."""
 
     id: str
     status: str
     wall_time_s: float
     compute_time_s: float
+    cache_entry: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,12 +102,13 @@ def run_metrics(run: RunInfo, branches: dict) -> dict:
             "wall_time_s": wall,
             "total_wall_time_s": round(sum(wall.values()), 3),
             "compute_time_s": {s.id: round(s.compute_time_s, 3) for s in run.steps},
+            "cache_entries": {s.id: s.cache_entry for s in run.steps if s.cache_entry},
         },
     }
 
 
 def run_document(run: RunInfo, branches: dict, metrics: dict, task_sections: list[dict[str, list]],
-                 extra_sections: list[Section] = ()) -> Document:
+                 extra_sections: list[Section] = (), *, paper_value) -> Document:
     """The run report.
 
     Parameters
@@ -118,14 +123,20 @@ def run_document(run: RunInfo, branches: dict, metrics: dict, task_sections: lis
         Each task's ``{section title: blocks}``; blocks under the same title share a section.
     extra_sections : list of Section
         Paper analyses and applications to real data, after the tasks' sections.
+    paper_value : callable
+        ``paper_value(branch, key) -> float or None``, the paper's value of a metric
+        (:meth:`lensbench.tasks.ReportContext.paper_value`).
     """
-    sections = [Section("Summary", _summary(run, branches))]
+    sections = [Section("Summary", _summary(run, branches, paper_value))]
     merged: dict[str, list] = {}
     for contribution in task_sections:
         for title, blocks in contribution.items():
             merged.setdefault(title, []).extend(blocks)
     sections += [Section(title, blocks) for title, blocks in merged.items() if blocks]
     sections += list(extra_sections)
+    surveys = survey_tables(branches)
+    if surveys:
+        sections.append(Section("Simulated surveys", surveys))
     examples = example_blocks(branches)
     if examples:
         sections.append(Section("Example images", examples))
@@ -133,20 +144,24 @@ def run_document(run: RunInfo, branches: dict, metrics: dict, task_sections: lis
         blocks = [Paragraph(run.citation + (f" (arXiv:{run.arxiv})" if run.arxiv else ""))]
         if run.notes:
             blocks.append(Paragraph(run.notes))
+        blocks += setup_paragraphs(branches)
         sections.append(Section("The paper", blocks))
     sections.append(_provenance(run, metrics))
     sections.append(Section("Resolved spec", [Code(run.resolved_toml, "toml")]))
     return Document(run.title or f"lensbench: {run.experiment}", sections)
 
 
-def _summary(run: RunInfo, branches: dict) -> list:
-    preset = f"preset '{run.preset}'" if run.preset else "the paper's full scale (no preset)"
+def _summary(run: RunInfo, branches: dict, paper_value) -> list:
     rows = tuple((name, b.simulation_kind, b.task, b.architecture, b.results.get("n_test"))
                  for name, b in branches.items())
-    return [Paragraph(run.description or run.experiment),
-            Paragraph(f"Run with {preset}; {len(branches)} branch(es)."),
+    banner, *scale_details = scale_blocks(run.preset, branches)
+    return [banner,
+            Paragraph(run.description or run.experiment),
+            headline_table(branches, paper_value),
+            *setup_paragraphs(branches),
+            *scale_details,
             Table(("branch", "simulation", "task", "architecture", "test examples"), rows,
-                  "What each branch of the grid simulates, learns and is tested on.")]
+                  f"What each of the {len(branches)} branch(es) of the grid simulates, learns and is tested on.")]
 
 
 def _provenance(run: RunInfo, metrics: dict) -> Section:
@@ -177,12 +192,14 @@ def example_blocks(branches: dict) -> list:
         labels = test.labels
         if test.class_names:
             index = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(test.class_names))])
-            fig = F.example_images(test.images(index), labels[index], test.class_names, per_class=per_class)
+            fig = F.example_images(test.images(index), labels[index], test.class_names, per_class=per_class,
+                                   channels=b.channels)
         else:
             index = np.arange(min(len(test), 2 * per_class))
             fig = F.example_images(test.images(index), np.zeros(len(index), dtype=int), ["test"],
-                                   per_class=len(index))
+                                   per_class=len(index), channels=b.channels)
         label = "" if len(branches) == 1 else f" ({name})"
         blocks.append(Figure.from_matplotlib(f"examples-{len(seen)}", fig,
-                                             f"Simulated test images{label}: the first of each class."))
+                                             f"Simulated test images{label}: the first of each class, one colour scale per channel "
+                                             "spanning its 0.5th to 99.5th percentiles (values beyond in the end colours)."))
     return blocks

@@ -44,8 +44,10 @@ that is not defined, such as the AUC of a test set with one class, is ``null``):
         "python": str,                    # e.g. "3.11.2"
         "wall_time_s": {"<step id>": float},   # seconds per step in this run, >= 0
         "total_wall_time_s": float,            # seconds, >= 0
-        "compute_time_s": {"<step id>": float} # optional: seconds each step took when it was
-                                               # computed (also for steps this run took from the cache)
+        "compute_time_s": {"<step id>": float}, # optional: seconds each step took when it was
+                                                # computed (also for steps this run took from the cache)
+        "cache_entries": {"<step id>": "<kind>/<key>"} # optional: the cache entry of each cached step
+                                                       # (lensbench cache prune --keep-report)
       }
     }
 
@@ -319,7 +321,7 @@ def _check_paper(paper, problems) -> None:
 
 
 def _check_provenance(provenance, problems) -> None:
-    if not _check_keys(provenance, "provenance", PROVENANCE_KEYS, ("compute_time_s",), problems):
+    if not _check_keys(provenance, "provenance", PROVENANCE_KEYS, ("compute_time_s", "cache_entries"), problems):
         return
     if "git_commit" in provenance:
         _check_string(provenance["git_commit"], "provenance.git_commit", problems, allow_null=True)
@@ -338,6 +340,9 @@ def _check_provenance(provenance, problems) -> None:
             continue
         for step, seconds in times.items():
             _check_number(seconds, f"provenance.{key}[{step!r}]", problems, minimum=0)
+    entries = provenance.get("cache_entries", {})
+    if not isinstance(entries, dict) or not all(isinstance(v, str) and v.count("/") == 1 for v in entries.values()):
+        problems.append("provenance.cache_entries: expected an object of step id -> '<kind>/<key>'")
     if "total_wall_time_s" in provenance:
         _check_number(provenance["total_wall_time_s"], "provenance.total_wall_time_s", problems,
                       minimum=0)

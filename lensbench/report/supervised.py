@@ -11,7 +11,9 @@ import numpy as np
 
 from lensbench.metrics import headline_metrics, metric_label
 from lensbench.report import figures as F
-from lensbench.report.document import Figure, Table
+from lensbench.report.diagnosis import VERDICTS, advice, diagnose, rules_text
+from lensbench.report.document import Figure, Paragraph, Table
+from lensbench.report.summary import paper_column
 from lensbench.simulate.store import ShardedDataset
 
 def classification_sections(branches: dict, context) -> dict[str, list]:
@@ -34,16 +36,19 @@ def classification_blocks(branches: dict, context) -> list:
                " beside the paper's published values (a dash where the paper gives none). For two classes, "
                "'(0.5)' thresholds the positive-class probability at 0.5 and 'Youden' at the ROC point "
                "maximising TPR - FPR; macro AUC averages the one-vs-rest AUCs of several classes.")
+    paper = paper_column(branches)
     if len(branches) == 1:  # one column of ours, one of the paper's
         (branch, b), = branches.items()
         rows = tuple((label, b.results["metrics"].get(k), context.paper_value(branch, k))
                      for k, label in zip(names, labels))
-        blocks.append(Table(("metric", "lensbench", "paper"), rows, caption))
-    else:  # one row per branch; the paper's values in their own columns where it gives any
-        with_paper = [k for k in names if any(context.paper_value(name, k) is not None for name in branches)]
-        columns = ("branch", *labels, *[f"{metric_label(k)}, paper" for k in with_paper])
-        rows = tuple((name, *[b.results["metrics"].get(k) for k in names],
-                      *[context.paper_value(name, k) for k in with_paper]) for name, b in branches.items())
+        blocks.append(Table(("metric", "lensbench", paper), rows, caption))
+    else:  # one row per branch; the paper's value right after ours where it gives any
+        with_paper = {k for k in names if any(context.paper_value(name, k) is not None for name in branches)}
+        columns = ("branch", *[c for k, label in zip(names, labels)
+                               for c in ((label, f"{label}, {paper}") if k in with_paper else (label,))])
+        rows = tuple((name, *[v for k in names for v in ((b.results["metrics"].get(k), context.paper_value(name, k))
+                                                         if k in with_paper else (b.results["metrics"].get(k),))])
+                     for name, b in branches.items())
         blocks.append(Table(columns, rows, caption))
     roc = {name: {**b.results["curves"]["roc"], "auc": b.results["metrics"].get("auc")}
            for name, b in branches.items() if "roc" in b.results["curves"]}
@@ -51,7 +56,7 @@ def classification_blocks(branches: dict, context) -> list:
         paper_auc = {name: context.paper_value(name, "auc") for name in roc}
         paper_auc = {k: v for k, v in paper_auc.items() if v is not None} or None
         blocks.append(Figure.from_matplotlib("roc", F.roc_curves(roc, paper_auc),
-                                             "ROC curves on the test set; the dashed diagonal is chance."))
+                                             "ROC curves on the test set; the dotted diagonal is chance."))
     rel = {name: b.results["curves"]["reliability"] for name, b in branches.items()
            if "reliability" in b.results["curves"]}
     if rel:
@@ -77,7 +82,7 @@ def regression_blocks(branches: dict, context) -> list:
         m = res["metrics"]
         rows = tuple((label, m["mse"][label], m["r2"][label], context.paper_value(name, f"mse_{label}"))
                      for label in res["parameter_names"])
-        blocks.append(Table(("parameter", "MSE", "R²", "paper MSE"), rows,
+        blocks.append(Table(("parameter", "MSE", "R²", f"MSE, {paper_column(branches)}"), rows,
                             f"Test-set errors per parameter in the parameter's own units ({name})."))
         test = ShardedDataset(b.outputs["simulate:test"])
         pred = np.load(b.outputs["evaluate"] / "predictions.npy")
@@ -89,14 +94,38 @@ def regression_blocks(branches: dict, context) -> list:
 
 
 def training_blocks(branches: dict, task: str) -> list:
-    """Training and validation loss per epoch, and which epoch was kept."""
-    histories = {name: {k: v for k, v in b.history.items() if k in ("train_loss", "val_loss", "train_acc",
-                                                                       "val_acc")}
-                 for name, b in branches.items()}
-    rows = tuple((name, len(b.history["train_loss"]), b.history.get("best_epoch"),
-                  "yes" if b.history.get("stopped_early") else "no") for name, b in branches.items())
-    loss = "cross-entropy" if task == "classify" else "mean squared error of the scaled labels"
-    return [Figure.from_matplotlib(f"loss-{task}", F.loss_curves(histories),
-                                   f"Training and validation loss ({loss}) per epoch."),
-            Table(("branch", "epochs run", "best epoch", "stopped early"), rows,
-                  "The model kept is the one with the lowest validation loss (epochs counted from 0).")]
+    """Training and validation loss per epoch, which epoch was kept, and a diagnosis per branch
+    (:mod:`lensbench.report.diagnosis`) with what the user could change."""
+    keys = ("train_loss", "val_loss", "train_acc", "val_acc", "best_epoch")
+    histories = {name: {k: v for k, v in b.history.items() if k in keys} for name, b in branches.items()}
+    found = {name: diagnose(b.history, len(b.results.get("class_names", ())) if task == "classify" else None)
+             for name, b in branches.items()}
+    rows = tuple((name, len(b.history["train_loss"]), _epoch_from_one(b.history.get("best_epoch")),
+                  "yes" if b.history.get("stopped_early") else "no", found[name].verdict)
+                 for name, b in branches.items())
+    loss = "cross-entropy, nats" if task == "classify" else "mean squared error of the scaled labels"
+    caption = (f"Training (solid) and validation (dashed) loss ({loss}) per epoch, epochs counted from 1; a dot marks "
+               "the kept epoch (the lowest validation loss).")
+    if len(histories) > F.MAX_OVERLAID:
+        caption += " One panel per branch."
+    elif task == "classify":
+        caption += " Right: accuracy (fraction correct) of the same epochs."
+    blocks = [Figure.from_matplotlib(f"loss-{task}", F.loss_curves(histories), caption),
+              Table(("branch", "epochs run", "best epoch", "stopped early", "diagnosis"), rows,
+                    "The model kept is the one with the lowest validation loss (epochs counted from 1, as in the "
+                    "figure); the diagnosis follows the rules below.")]
+    for verdict in VERDICTS[:-1]:
+        named = [name for name in branches if found[name].verdict == verdict]
+        if not named:
+            continue
+        rates = {getattr(branches[name].training, "lr", None) for name in named}
+        cases = "; ".join(f"{name} ({found[name].reason})" for name in named)
+        blocks.append(Paragraph(f"{verdict.capitalize()}: {cases}. What could change: "
+                                f"{advice(verdict, rates.pop() if len(rates) == 1 else None)}"))
+    blocks.append(Paragraph(rules_text()))
+    return blocks
+
+
+def _epoch_from_one(best_epoch):
+    """The 0-based best epoch of a history counted from 1 (None when none was kept)."""
+    return best_epoch + 1 if best_epoch is not None and best_epoch >= 0 else None

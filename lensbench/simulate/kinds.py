@@ -40,6 +40,13 @@ class SimulationKind:
         :class:`lensbench.execution.ExecutionConfig` (speed switches, in no cache key).
     description : str
         One line for ``lensbench list``.
+    channels : callable or None
+        ``channels(config) -> tuple[(name, unit), ...]``: what each image channel holds, for
+        labelling figures (``("u_l", "muas/yr")``); None when the kind does not say.
+    signal_part : callable or None
+        ``signal_part(config) -> config``: the config with the options the signal does not
+        depend on (how it is observed or shown to the network) set to fixed values, so that the
+        signal step's cache key ignores them; None: the signal depends on all of it.
     """
 
     name: str
@@ -51,6 +58,8 @@ class SimulationKind:
     simulate_signal: Callable | None = None
     observe: Callable | None = None
     description: str = ""
+    channels: Callable[[Any], tuple[tuple[str, str], ...]] | None = None
+    signal_part: Callable[[Any], Any] | None = None
 
 
 SIMULATION_KINDS: Registry[SimulationKind] = Registry("simulation kind")

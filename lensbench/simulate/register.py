@@ -11,6 +11,12 @@ import numpy as np
 from lensbench.simulate import astrometric, galaxy, strong
 from lensbench.simulate.kinds import SIMULATION_KINDS, SimulationKind
 
+
+def _surface_brightness(config) -> tuple[tuple[str, str], ...]:
+    """One channel: surface brightness per pixel (counts/s)."""
+    return (("surface brightness", "counts/s"),)
+
+
 SIMULATION_KINDS.register("strong_lensing")(SimulationKind(
     name="strong_lensing",
     config=strong.StrongLensingConfig,
@@ -19,6 +25,7 @@ SIMULATION_KINDS.register("strong_lensing")(SimulationKind(
     class_names=strong.class_names,
     simulate_batch=strong.simulate_batch,
     description="galaxy-galaxy strong lenses with substructure (torch or lenstronomy renderer)",
+    channels=_surface_brightness,
 ))
 
 SIMULATION_KINDS.register("galaxy")(SimulationKind(
@@ -29,6 +36,7 @@ SIMULATION_KINDS.register("galaxy")(SimulationKind(
     class_names=galaxy.class_names,
     simulate_batch=galaxy.simulate_batch,
     description="a single galaxy weakly lensed by its own NFW halo (Ko's COSMOS-like set)",
+    channels=_surface_brightness,
 ))
 
 
@@ -41,6 +49,15 @@ def _observe_astrometric(config, survey, signal, n, rng):
     return astrometric.observe(config, survey, signal, with_signal, rng)
 
 
+#: Channels of the astrometric images: the field's components along Galactic l and b (Vattis+21
+#: write the velocity u_l, u_b), in the field's unit.
+ASTROMETRIC_CHANNELS = {
+    "deflection": (("alpha_l", "muas"), ("alpha_b", "muas")),
+    "velocity": (("u_l", "muas/yr"), ("u_b", "muas/yr")),
+    "acceleration": (("a_l", "muas/yr^2"), ("a_b", "muas/yr^2")),
+}
+
+
 SIMULATION_KINDS.register("astrometric")(SimulationKind(
     name="astrometric",
     config=astrometric.AstrometricConfig,
@@ -50,6 +67,8 @@ SIMULATION_KINDS.register("astrometric")(SimulationKind(
     simulate_signal=astrometric.simulate_signal,
     observe=_observe_astrometric,
     description="Milky-Way subhalos lensing quasars: HEALPix proper-motion maps (Vattis+21)",
+    channels=lambda config: ASTROMETRIC_CHANNELS[config.field],
+    signal_part=astrometric.signal_part,
 ))
 
 __all__ = ["SIMULATION_KINDS"]

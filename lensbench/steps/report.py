@@ -9,22 +9,33 @@ report.html, metrics.json and spec.resolved.toml (:mod:`lensbench.report.run`). 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 
+from lensbench.errors import SpecError
 from lensbench.io.atomic import write_atomic
+from lensbench.io.paths import inside, safe_component
 from lensbench.models.saved import MODEL_FILES
 from lensbench.papers import PAPER_ANALYSES
 from lensbench.report.apply import application_blocks
-from lensbench.report.branch import BranchData
+from lensbench.report.branch import BranchData, Scale
 from lensbench.report.document import Section
 from lensbench.report.run import RunInfo, StepTime, run_document, run_metrics
 from lensbench.report.write import write_report
-from lensbench.spec.dump import dumps
-from lensbench.spec.load import display_path
+from lensbench.simulate.register import SIMULATION_KINDS
+from lensbench.spec import load_raw, load_spec
+from lensbench.spec.dump import dumps, resolved_surveys
+from lensbench.spec.load import display_path, flatten
 from lensbench.steps.base import STEP_KINDS, StepContext
 from lensbench.tasks import TASKS, ReportContext
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 @STEP_KINDS.register("report")
@@ -42,7 +53,10 @@ class ReportStep:
     def run(ctx: StepContext) -> dict:
         plan, out_dir = ctx.extra["plan"], ctx.extra["out_dir"]
         first = plan.specs[0]
-        branches = {spec.branch_name: branch_data(spec, plan.roles[spec.branch_name], ctx.inputs)
+        paper_scale, differences = paper_scales(first), setup_differences(plan.specs)
+        branches = {spec.branch_name: branch_data(spec, plan.roles[spec.branch_name], ctx.inputs,
+                                                  paper_scale.get(spec.branch_name),
+                                                  differences.get(spec.branch_name, ()))
                     for spec in plan.specs}
         run = run_info(plan.specs, ctx.extra["records"], ctx.device)
         metrics = run_metrics(run, branches)
@@ -53,18 +67,22 @@ class ReportStep:
         if first.experiment.paper.analysis:
             extra += PAPER_ANALYSES.get(first.experiment.paper.analysis)(branches, run.paper_table, ctx.device)
         extra += _application_sections(branches, out_dir)
-        write_report(run_document(run, branches, metrics, task_sections, extra), out_dir, metrics,
+        write_report(run_document(run, branches, metrics, task_sections, extra, paper_value=context.paper_value),
+                     out_dir, metrics,
                      {"spec.resolved.toml": run.resolved_toml})
         _link_models(branches, out_dir)
         ctx.log.info("report written to %s", out_dir)
         return {"out_dir": str(out_dir)}
 
 
-def branch_data(spec, roles: dict[str, str], inputs: dict[str, Path]) -> BranchData:
-    """Plain data of one branch: its spec's values and the folders of its steps by role."""
+def branch_data(spec, roles: dict[str, str], inputs: dict[str, Path], paper_scale: Scale | None = None,
+                paper_setup_differences: tuple[str, ...] = ()) -> BranchData:
+    """Plain data of one branch: its spec's values, the folders of its steps by role, and how it
+    stands against the paper (:func:`paper_scales`, :func:`setup_differences`)."""
     outputs = {role: inputs[step_id] for role, step_id in roles.items() if step_id in inputs}
     results = _read_json(outputs.get("evaluate"), "results.json")
     history = _read_json(outputs.get("train"), "history.json")
+    channels = SIMULATION_KINDS.get(spec.simulation_kind).channels
     if results and history:
         results["curves"]["loss"] = {k: history[k] for k in ("train_loss", "val_loss", "lr", "epoch_seconds")
                                      if k in history}
@@ -72,7 +90,67 @@ def branch_data(spec, roles: dict[str, str], inputs: dict[str, Path]) -> BranchD
                       simulation=spec.simulation, survey=spec.survey, survey_scenario=spec.survey_scenario,
                       architecture=spec.model.architecture, seed=spec.experiment.seed,
                       examples_per_class=spec.report.examples_per_class, outputs=outputs, results=results,
-                      history=history)
+                      history=history, training=spec.training, scale=scale_of(spec), paper_scale=paper_scale,
+                      paper_setup_differences=paper_setup_differences,
+                      channels=tuple(channels(spec.simulation)) if channels else ())
+
+
+def scale_of(spec) -> Scale:
+    """How many images (per class for a task labelled by classes) and epochs ``spec`` asks for."""
+    data = spec.data
+    per_class = TASKS.get(spec.experiment.task).labels == "classes"
+    return Scale(data.n_train, data.n_val, data.n_test, per_class, spec.training.epochs)
+
+
+def paper_scales(first) -> dict[str, Scale]:
+    """Each branch's scale in the spec file loaded alone, without preset or ``--set`` (the paper's
+    scale); empty when the file no longer loads."""
+    try:
+        return {spec.branch_name: scale_of(spec) for spec in load_spec(first.source)}
+    except SpecError:
+        return {}
+
+
+def paper_spec_file(source) -> Path:
+    """The file that states the paper's numbers: ``source`` or the nearest base of its ``extends``
+    chain whose own TOML has an ``[experiment.paper.table]``."""
+    path = Path(source).resolve()
+    while True:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        if data.get("experiment", {}).get("paper", {}).get("table") or not isinstance(data.get("extends"), str):
+            return path
+        path = (path.parent / data["extends"]).resolve()
+
+
+def setup_differences(specs) -> dict[str, tuple[str, ...]]:
+    """Branch name -> the ``simulation.*``/``survey.*`` keys whose resolved values differ from those
+    of the same branch (or the only one) of the file that states the paper's table, loaded alone
+    with the run's preset where it has it: a spec that ``extends`` a paper's spec, or ``--set``,
+    and changes its physics. Empty for branches with the paper's setup or without a counterpart."""
+    first = specs[0]
+    if not first.experiment.paper.table:
+        return {}
+    path = paper_spec_file(first.source)
+    try:
+        preset = first.preset if first.preset in load_raw(path).presets else None
+        reference = {spec.branch_name: spec for spec in load_spec(path, preset=preset)}
+    except SpecError as err:
+        reason = f"not checked: {display_path(path)} does not load alone ({len(err.issues)} problem(s))"
+        return {spec.branch_name: (reason,) for spec in specs}
+    out = {}
+    for spec in specs:
+        paper = reference.get(spec.branch_name) or (next(iter(reference.values())) if len(reference) == 1 else None)
+        if paper is not None:
+            ours, theirs = _physics(spec), _physics(paper)
+            out[spec.branch_name] = tuple(key for key in sorted(ours.keys() | theirs.keys())
+                                          if ours.get(key) != theirs.get(key))
+    return out
+
+
+def _physics(spec) -> dict:
+    """The resolved simulation and survey of ``spec`` as flat dotted keys."""
+    return {"simulation.kind": spec.simulation_kind,
+            **flatten({"simulation": dataclasses.asdict(spec.simulation), "survey": dataclasses.asdict(spec.survey)})}
 
 
 def run_info(specs, records, device: str) -> RunInfo:
@@ -81,12 +159,13 @@ def run_info(specs, records, device: str) -> RunInfo:
     exp = first.experiment
     spec_hash = first.hash()
     resolved = dumps(first.document, header=f"lensbench resolved spec of {display_path(first.source)}\n"
-                     f"preset: {first.preset or 'none'}; sha256: {spec_hash}")
+                     f"preset: {first.preset or 'none'}; sha256: {spec_hash}") + resolved_surveys(specs)
     return RunInfo(experiment=exp.name, description=exp.description, title=first.report.title,
                    spec_path=display_path(first.source), preset=first.preset, seed=exp.seed, spec_hash=spec_hash,
                    citation=exp.paper.citation, arxiv=exp.paper.arxiv, notes=exp.paper.notes,
                    paper_table={k: dict(v) for k, v in exp.paper.table.items()}, resolved_toml=resolved,
-                   steps=tuple(StepTime(r.id, r.status, r.wall_time_s, r.compute_time_s) for r in records),
+                   steps=tuple(StepTime(r.id, r.status, r.wall_time_s, r.compute_time_s, f"{r.kind}/{r.key}")
+                               for r in records),  # the report's own record comes after it
                    device=device)
 
 
@@ -113,7 +192,7 @@ def _link_models(branches: dict, out_dir: Path) -> None:
     for name, b in branches.items():
         if "train" not in b.outputs:
             continue
-        target = out_dir / "model" if len(branches) == 1 else out_dir / "models" / name
+        target = out_dir / "model" if len(branches) == 1 else inside(out_dir / "models", safe_component(name))
         for file in MODEL_FILES:
             link_or_copy(b.outputs["train"] / file, target / file)
 
@@ -125,7 +204,7 @@ def _application_sections(branches: dict, out_dir: Path) -> list[Section]:
         folder = b.outputs.get("apply")
         if folder is None:
             continue
-        target = out_dir / ("apply" if len(branches) == 1 else f"apply-{name}")
+        target = out_dir / "apply" if len(branches) == 1 else inside(out_dir, safe_component(f"apply-{name}"))
         for file in sorted(folder.rglob("*")):
             if file.is_file() and file.name not in ("meta.json", "step.log"):
                 link_or_copy(file, target / file.relative_to(folder))

@@ -352,10 +352,9 @@ def test_compare_writes_differences_roc_overlays_and_spec_differences(tmp_path, 
     auc_first = first["branches"]["scenario=A"]["metrics"]["auc"]
     auc_second = second["branches"]["scenario=A"]["metrics"]["auc"]
     assert "| branch | metric | a/quick | b/quick | b/quick − a/quick |" in text
-    assert (f"| scenario=A | auc | {format_cell(auc_first)} | {format_cell(auc_second)} | "
+    assert (f"| scenario=A | AUC | {format_cell(auc_first)} | {format_cell(auc_second)} | "
             f"{format_cell(auc_second - auc_first)} |") in text
-    auc_only_first = first["branches"]["scenario=D"]["metrics"]["auc"]
-    assert f"| scenario=D | auc | {format_cell(auc_only_first)} | — | — |" in text
+    assert "Only in a/quick (no other report ran the same task; its metrics are in its own report): scenario=D." in text
     assert "| experiment.seed | 1 | 2 |" in text and "| training.epochs | 3 | 10 |" in text
     assert "training.lr" not in text and "experiment.name" not in text
     assert [p.name for p in (out / "figures").iterdir()] == ["roc-1-scenario-a.png"]
