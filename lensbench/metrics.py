@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from scipy import stats
-from sklearn import metrics as skm
 
+from lensbench.lazy import lazy_module
 from lensbench.registry import Registry
+
+# Imported at first use: spec validation reads METRICS' names, not the functions.
+stats = lazy_module("scipy.stats")
+skm = lazy_module("sklearn.metrics")
 
 HALF = 0.5
 
@@ -136,12 +139,13 @@ def accuracy(y_true, predicted, n_classes: int) -> float:
     return float(skm.accuracy_score(y_true, predicted))
 
 
-def _label_score(score: Callable) -> Callable[..., float]:
-    """An sklearn label score: of the positive class 1 for two classes, the macro mean otherwise."""
+def _label_score(name: str) -> Callable[..., float]:
+    """The sklearn label score ``sklearn.metrics.<name>``: of the positive class 1 for two classes,
+    the macro mean otherwise."""
 
     def compute(y_true, predicted, n_classes: int) -> float:
         average = "binary" if n_classes == 2 else "macro"
-        return float(score(y_true, predicted, average=average, zero_division=0))
+        return float(getattr(skm, name)(y_true, predicted, average=average, zero_division=0))
 
     return compute
 
@@ -288,9 +292,9 @@ for _name, _metric in {
                           options=("n_bins",)),
     "macro_auc": Metric("classify", "probabilities", macro_auc, label="macro AUC"),
     "accuracy": Metric("classify", "predicted_class", accuracy, label="accuracy"),
-    "precision": Metric("classify", "predicted_class", _label_score(skm.precision_score), label="precision"),
-    "recall": Metric("classify", "predicted_class", _label_score(skm.recall_score), label="recall"),
-    "f1": Metric("classify", "predicted_class", _label_score(skm.f1_score), label="F1"),
+    "precision": Metric("classify", "predicted_class", _label_score("precision_score"), label="precision"),
+    "recall": Metric("classify", "predicted_class", _label_score("recall_score"), label="recall"),
+    "f1": Metric("classify", "predicted_class", _label_score("f1_score"), label="F1"),
     "confusion": Metric("classify", "predicted_class", confusion),
     "mse": Metric("regress", "regression_outputs", _per_parameter(lambda t, p: np.mean((p - t) ** 2, axis=0))),
     "rmse": Metric("regress", "regression_outputs",

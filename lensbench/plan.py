@@ -125,6 +125,17 @@ def branch_steps(spec: Spec) -> list[Step]:
     return steps
 
 
+def _environment(kind) -> dict | None:
+    """What besides its configuration changes a step's results, for its cache key: torch's CPU
+    thread count for kinds with ``THREADS_IN_KEY`` (smoke training with 1 and 2 threads gave
+    weights up to 2.7e-3 apart); None for the others."""
+    if not getattr(kind, "THREADS_IN_KEY", False):
+        return None
+    import torch
+
+    return {"torch_threads": torch.get_num_threads()}
+
+
 def make_plan(specs: list[Spec]) -> Plan:
     """The plan of every variant of a spec, with cache keys; steps with equal keys run once."""
     by_key: dict[tuple[str, str], Step] = {}
@@ -137,7 +148,8 @@ def make_plan(specs: list[Spec]) -> Plan:
         for step in branch_steps(spec):
             step.inputs = {name: alias[i] for name, i in step.inputs.items()}
             kind = STEP_KINDS.get(step.kind)
-            step.key = step_key(step.kind, kind.VERSION, step.params, [keys[i] for i in step.inputs.values()])
+            step.key = step_key(step.kind, kind.VERSION, step.params, [keys[i] for i in step.inputs.values()],
+                                _environment(kind))
             planned = by_key.setdefault((step.kind, step.key), step)
             if planned is step:
                 order.append(step)

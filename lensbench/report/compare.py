@@ -2,55 +2,43 @@
 
 Reads each report folder's ``metrics.json`` (schema :mod:`lensbench.report.schema`) and
 ``spec.resolved.toml`` and writes a comparison ``report.md`` / ``report.html``: which runs are
-compared, every scalar metric per branch with its difference to the first report, overlaid ROC
-curves of branches that several reports share, wall time per step, and the spec keys whose values
-differ.
+compared, every scalar metric of each lined-up branch with its difference to the first report and
+the paper's value where a report gives one, overlaid ROC curves, wall time per step, and the spec
+keys whose values differ.
+
+Branches are lined up by the task they ran (:func:`line_up`): the same simulation kind, task and
+classes (or regressed parameters). Branches of equal name and task line up first; then, of the
+branches left, those that are the only one of their task in each report, whatever their names (the
+strong-lensing NFW detection is ``main`` in ``nfw_detection`` and ``variant=nfw_strong`` in
+``cosmos``). A branch's simulation kind and resolved tables come from validating the report's
+``spec.resolved.toml`` again; when that fails (a spec of an older version), the kind is unknown and
+spec differences are taken over the whole files.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from lensbench.errors import DataError, UsageError
+from lensbench.errors import UsageError
 from lensbench.report import figures
 from lensbench.report.document import Document, Figure, Paragraph, Section, Table
-from lensbench.report.schema import validate_metrics
+from lensbench.report.lineup import SPEC_FILE, LoadedReport, line_up, load_report, ordered_union, row_label
 from lensbench.report.write import write_document
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
-METRICS_FILE = "metrics.json"
-SPEC_FILE = "spec.resolved.toml"
 SHORT_HASH_LENGTH = 12
-
-
-@dataclass(frozen=True)
-class LoadedReport:
-    """One report folder as read from disk.
-
-    Parameters
-    ----------
-    path : Path
-        The folder.
-    metrics : dict
-        Its ``metrics.json``, valid against the schema.
-    spec : dict or None
-        Its ``spec.resolved.toml``, or None when the folder has none.
-    """
-
-    path: Path
-    metrics: dict
-    spec: dict | None
+#: Longest spec value shown in the spec-difference table (characters); longer text is cut with "…".
+MAX_SPEC_TEXT = 60
+#: Spec keys below this are the paper's numbers, shown in the metric table rather than as spec differences.
+PAPER_TABLE_KEY = "experiment.paper.table."
+#: Labels of the metrics.json scalars that :func:`lensbench.metrics.metric_label` does not label.
+OTHER_LABELS = {"n_test": "test images", "n_positive": "positive test images",
+                "youden_threshold": "Youden threshold", "mse": "MSE", "rmse": "RMSE", "mae": "MAE",
+                "bias": "bias", "r2": "R²", "one_vs_rest_auc": "one-vs-rest AUC"}
 
 
 def compare_reports(report_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
@@ -83,33 +71,6 @@ def compare_reports(report_dirs: Sequence[str | Path], out_dir: str | Path) -> P
     return write_document(build_comparison(reports, labels), out_dir)
 
 
-def load_report(directory: Path) -> LoadedReport:
-    """Read and check one report folder (see :class:`LoadedReport`); raises DataError."""
-    if not directory.is_dir():
-        raise DataError(directory, "not a folder; expected a lensbench report folder")
-    metrics_path = directory / METRICS_FILE
-    if not metrics_path.is_file():
-        raise DataError(directory, f"no {METRICS_FILE}; is this a lensbench report folder?")
-    try:
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(metrics_path, f"not valid JSON ({error})") from error
-    try:
-        validate_metrics(metrics)
-    except ValueError as error:
-        raise DataError(metrics_path, str(error)) from error
-    return LoadedReport(path=directory, metrics=metrics, spec=_load_spec(directory / SPEC_FILE))
-
-
-def _load_spec(spec_path: Path) -> dict | None:
-    if not spec_path.is_file():
-        return None
-    try:
-        return tomllib.loads(spec_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise DataError(spec_path, f"not valid TOML ({error})") from error
-
-
 def unique_labels(paths: Sequence[Path]) -> list[str]:
     """Shortest trailing parts of each path that tell the paths apart (``a/quick``, ``b/quick``)."""
     parts = [Path(path).resolve().parts for path in paths]
@@ -123,16 +84,30 @@ def unique_labels(paths: Sequence[Path]) -> list[str]:
 
 def build_comparison(reports: Sequence[LoadedReport], labels: Sequence[str]) -> Document:
     """The comparison document of loaded reports, each named by its label."""
+    rows = line_up(reports)
     return Document(
         title=f"Comparison of {len(reports)} reports",
         sections=(
             _runs_section(reports, labels),
-            _metrics_section(reports, labels),
-            _roc_section(reports, labels),
+            _metrics_section(reports, labels, rows),
+            _roc_section(reports, labels, rows),
             _wall_time_section(reports, labels),
-            _spec_section(reports, labels),
+            _spec_section(reports, labels, rows),
         ),
     )
+
+
+def readable_metric(name: str, branch: dict) -> str:
+    """The report label of a flat metric name of :func:`scalar_metrics` (``auc`` -> "AUC",
+    ``r2[theta_E]`` -> "R² [theta_E]"), from :func:`lensbench.metrics.metric_label` where it has one."""
+    from lensbench.metrics import metric_label
+
+    base, bracket, rest = name.partition("[")
+    try:
+        label = metric_label(base, binary=len(branch.get("class_names", [])) <= 2)
+    except (KeyError, ValueError):
+        label = OTHER_LABELS.get(base, base)
+    return f"{label} [{rest}" if bracket else label
 
 
 def _runs_section(reports, labels) -> Section:
@@ -175,25 +150,58 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _ordered_union(sequences) -> list:
-    return list(dict.fromkeys(item for sequence in sequences for item in sequence))
-
-
-def _metrics_section(reports, labels) -> Section:
-    branches = _ordered_union(report.metrics["branches"] for report in reports)
-    rows, matrices = [], set()
-    for branch in branches:
-        entries = [report.metrics["branches"].get(branch) for report in reports]
+def _metrics_section(reports, labels, lined_up) -> Section:
+    """The metrics of the branches lined up across reports, the paper column only where some
+    report gives a published value; the branches only one report has are named, not tabulated."""
+    rows, matrices, alone = [], set(), {label: [] for label in labels}
+    for row in lined_up:
+        entries = [report.metrics["branches"][name] if name else None for report, name in zip(reports, row)]
+        if sum(entry is not None for entry in entries) < 2:
+            alone[labels[next(i for i, name in enumerate(row) if name)]].append(row_label(row))
+            continue
         scalars = [scalar_metrics(entry) if entry else {} for entry in entries]
         matrices.update(name for entry in entries if entry for name in matrix_metrics(entry))
-        for name in _ordered_union(scalars):
-            rows.append([branch, name, *_with_differences([values.get(name) for values in scalars])])
-    blocks = [Table(columns=["branch", "metric", *labels, *_difference_columns(labels)], rows=rows,
-                    caption="Scalar metrics of every branch; a dash where a report lacks one.")]
+        first = next(entry for entry in entries if entry)
+        for name in sorted(ordered_union(scalars), key=_headline_position):
+            values = [values.get(name) for values in scalars]
+            rows.append([row_label(row), readable_metric(name, first), *values,
+                         _paper_value(reports, row, name), *_with_differences(values)[len(values):]])
+    columns = ["branch", "metric", *labels, "paper", *_difference_columns(labels)]
+    caption = ("Scalar metrics of the branches that ran the same task (simulation kind, task and classes; "
+               "a ≡ joins branches of different names); a dash where a report lacks one.")
+    if any(row[len(labels) + 2] is not None for row in rows):
+        caption += " The paper column is the published value either report's spec gives."
+    else:
+        columns.remove("paper")
+        rows = [row[:len(labels) + 2] + row[len(labels) + 3:] for row in rows]
+    blocks = [Table(columns=columns, rows=rows, caption=caption) if rows else
+              Paragraph("No branch of one report ran the same task as a branch of another.")]
+    blocks.extend(Paragraph(f"Only in {label} (no other report ran the same task; its metrics are in its "
+                            f"own report): {', '.join(names)}.") for label, names in alone.items() if names)
     if matrices:
         blocks.append(Paragraph("Matrix-valued metrics are not compared here: "
                                 + ", ".join(sorted(matrices)) + "."))
     return Section("Metrics", tuple(blocks))
+
+
+def _headline_position(name: str) -> int:
+    """Where a flat metric name sorts: headline metrics in :func:`lensbench.metrics.headline_metrics`
+    order, then the rest (the sort is stable, so they keep their order)."""
+    from lensbench.metrics import headline_metrics
+
+    order = headline_metrics()
+    base = name.partition("[")[0]
+    return order.index(base) if base in order else len(order)
+
+
+def _paper_value(reports, row, metric: str):
+    """The published value of ``metric`` for a lined-up row: the one value the reports' papers
+    give, or the distinct values joined by " / " when they disagree; None when none gives one."""
+    given = [report.metrics["paper"].get(name, {}).get(metric) for report, name in zip(reports, row) if name]
+    values = list(dict.fromkeys(value for value in given if value is not None))
+    if len(values) <= 1:
+        return values[0] if values else None
+    return " / ".join(f"{value:g}" for value in values)
 
 
 def matrix_metrics(branch: dict) -> list[str]:
@@ -253,18 +261,18 @@ def paper_table(metrics: dict) -> Table | None:
                  caption="Our results beside the published ones.")
 
 
-def _roc_section(reports, labels) -> Section:
-    branches = _ordered_union(report.metrics["branches"] for report in reports)
+def _roc_section(reports, labels, lined_up) -> Section:
     blocks = []
-    for branch in branches:
-        curves, reports_with_roc = {}, 0
-        for report, label in zip(reports, labels):
-            roc = report.metrics["branches"].get(branch, {}).get("curves", {}).get("roc")
+    for row in lined_up:
+        curves, reports_with_roc, renamed = {}, 0, len(set(row) - {None}) > 1
+        for report, label, name in zip(reports, labels, row):
+            roc = report.metrics["branches"][name].get("curves", {}).get("roc") if name else None
             if roc is not None:
-                curves.update(_named_roc_curves(roc, label))
+                curves.update(_named_roc_curves(roc, f"{label} · {name}" if renamed else label))
                 reports_with_roc += 1
         if reports_with_roc >= 2:
             fig = figures.roc_curves(curves)
+            branch = row_label(row)
             caption = (f"ROC curves of branch {branch} (true- against false-positive rate); "
                        "AUC is the area under each drawn curve.")
             blocks.append(Figure.from_matplotlib(f"roc-{len(blocks) + 1}-{_slug(branch)}", fig,
@@ -293,7 +301,7 @@ def _slug(text: str) -> str:
 
 def _wall_time_section(reports, labels) -> Section:
     wall_times = [report.metrics["provenance"]["wall_time_s"] for report in reports]
-    steps = _ordered_union(wall_times)
+    steps = ordered_union(wall_times)
     rows = [[step, *_with_differences([times.get(step) for times in wall_times])] for step in steps]
     total = [report.metrics["provenance"]["total_wall_time_s"] for report in reports]
     rows.append(["total", *_with_differences(total)])
@@ -303,22 +311,50 @@ def _wall_time_section(reports, labels) -> Section:
     ))
 
 
-def _spec_section(reports, labels) -> Section:
+def _spec_section(reports, labels, lined_up) -> Section:
+    """Per lined-up row of two or more reports, the keys of the branches' resolved tables that
+    differ; rows with the same differences share one table. Without such rows, the whole files."""
     blocks = []
     missing = [label for report, label in zip(reports, labels) if report.spec is None]
     if missing:
         blocks.append(Paragraph(f"No {SPEC_FILE} in: {', '.join(missing)}; their spec keys show "
                                 "as missing."))
-    flat = [flatten_spec(report.spec or {}) for report in reports]
-    keys = sorted(_ordered_union(flat))
-    rows = [[key, *[f.get(key) for f in flat]] for key in keys
-            if len({f.get(key) for f in flat}) > 1]
-    if rows:
-        blocks.append(Table(columns=["key", *labels], rows=rows,
-                            caption="Resolved spec keys whose values differ (TOML values)."))
-    else:
-        blocks.append(Paragraph("The resolved specs are identical."))
+    shared = [row for row in lined_up if sum(name is not None for name in row) >= 2]
+    tables: dict[tuple, list[str]] = {}
+    for row in shared or [(None,) * len(reports)]:
+        specs = [report.tables(name) if name or not shared else None for report, name in zip(reports, row)]
+        tables.setdefault(spec_differences(specs), []).append(row_label(row))
+    for rows, branches in tables.items():
+        scope = f" of branch{'es' if len(branches) > 1 else ''} {', '.join(branches)}" if shared else ""
+        if rows:
+            blocks.append(Table(columns=["key", *labels], rows=rows,
+                                caption=f"Resolved spec keys{scope} whose values differ (long text cut "
+                                        f"at {MAX_SPEC_TEXT} characters; the paper's numbers are in the "
+                                        "metric table)."))
+        else:
+            blocks.append(Paragraph(f"The resolved specs{scope} are identical."))
     return Section("Spec differences", tuple(blocks))
+
+
+def spec_differences(specs: Sequence[dict | None]) -> tuple:
+    """Rows (key, value per spec as display text) of the keys whose values differ among the
+    specs that are not None (None: a report without the branch, shown as a dash). The paper's
+    table is left out: its values are the metric table's paper column, keyed by branch name."""
+    flat = [{key: value for key, value in _flat_items(spec) if not key.startswith(PAPER_TABLE_KEY)}
+            if spec is not None else None for spec in specs]
+    present = [f for f in flat if f is not None]
+    keys = sorted(ordered_union(present))
+    return tuple((key, *[_display_text(f.get(key)) if f is not None else None for f in flat]) for key in keys
+                 if len({_toml_text(f[key]) if key in f else None for f in present}) > 1)
+
+
+def _flat_items(spec: dict, prefix: str = ""):
+    """(dotted key, value) of every leaf of a spec's tables (arrays, strings, numbers, dates)."""
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            yield from _flat_items(value, prefix=f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def flatten_spec(spec: dict, prefix: str = "") -> dict[str, str]:
@@ -327,14 +363,21 @@ def flatten_spec(spec: dict, prefix: str = "") -> dict[str, str]:
     Tables recurse; arrays, strings, numbers, booleans and dates are leaves, written exactly
     (no rounding), so two values differ here only if they differ in the spec.
     """
-    flat: dict[str, str] = {}
-    for key, value in spec.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_spec(value, prefix=f"{dotted}."))
-        else:
-            flat[dotted] = _toml_text(value)
-    return flat
+    return {key: _toml_text(value) for key, value in _flat_items(spec, prefix)}
+
+
+def _display_text(value) -> str | None:
+    """A spec value for reading: strings without quotes or escapes, arrays as ``a, b``, text
+    longer than :data:`MAX_SPEC_TEXT` cut; None stays None (a dash)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        text = ", ".join(_display_text(item) or "" for item in value)
+    elif isinstance(value, str):
+        text = " ".join(value.split())
+    else:
+        text = _toml_text(value)
+    return text if len(text) <= MAX_SPEC_TEXT else text[:MAX_SPEC_TEXT - 1] + "…"
 
 
 def _toml_text(value) -> str:

@@ -8,10 +8,17 @@ schedule), :mod:`~lensbench.training.objectives` (Objective protocol, Supervised
 (last.pt, best.pt, resume) and :mod:`~lensbench.training.history` (History).
 """
 
-from lensbench.training.config import TrainConfig
-from lensbench.training.history import History
-from lensbench.training.loop import fit, predict
-from lensbench.training.objectives import Objective, Supervised
-from lensbench.training.optim import OPTIMIZERS, SCHEDULERS
+import importlib
+
+# Names are imported on first use (PEP 562), so that spec validation, which needs only
+# TrainConfig, does not import torch through the loop.
+_HOMES = {"TrainConfig": "config", "History": "history", "fit": "loop", "predict": "loop",
+          "Objective": "objectives", "Supervised": "objectives", "OPTIMIZERS": "optim", "SCHEDULERS": "optim"}
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS", "History", "Objective", "Supervised", "TrainConfig", "fit", "predict"]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'lensbench.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"lensbench.training.{_HOMES[name]}"), name)
