@@ -40,6 +40,7 @@ def smoke(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(REPO)
         patch.setenv("LENSBENCH_NO_COMPILE", "1")
+        patch.setenv("LENSBENCH_COSMOS", str(COSMOS / "real_galaxy_catalog_26_extension_example.fits"))
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return root / "out"
@@ -110,7 +111,7 @@ def test_smoke_run_has_every_task_as_a_branch(smoke):
 
 def test_report_has_mse_tables_agreement_figures_and_table_iii(smoke):
     report = (smoke / "report.md").read_text()
-    assert report.count("| parameter | MSE | R² | paper MSE |") == len(REGRESSION)
+    assert report.count("| parameter | MSE | R² | MSE, paper |") == len(REGRESSION)
     for labels in REGRESSION.values():
         assert all(f"| {_markdown(label)} |" in report for label in labels)
     for i in range(len(REGRESSION)):
@@ -131,6 +132,11 @@ def test_galaxy_classifier_is_applied_to_the_real_cosmos_stamps(smoke):
     assert positive["fraction"] == pytest.approx(positive["positive"] / 30)
     low, high = positive["interval"]
     assert low <= positive["fraction"] <= high
+    assert summary["zoom"]["scored"] == [30] * 5 and summary["control"]["matched_stamps"] == 30
+    assert summary["domain"]["warnings"] == [] and summary["preprocessing"]["preparation"] == "native"
+    card = json.loads((smoke / "models" / "variant=nfw_galaxy" / "model.json").read_text())
+    assert card["pixel_scale"] == 0.03 and card["survey"]["npix"] == 64
     report = (smoke / "report.md").read_text()
     assert f"Application to real data ({_markdown('variant=nfw_galaxy')})" in report
+    assert "It is not a count of galaxies with halos." in report
     assert not any((smoke / f"apply-{name}").exists() for name in set(REGRESSION) | {"variant=nfw_strong"})

@@ -62,6 +62,8 @@ def test_run_writes_a_complete_report(smoke_runs):
     assert metrics["provenance"]["packages"]["torch"]
     markdown = (out / "report.md").read_text()
     assert "0.733" in markdown and "Provenance" in markdown
+    resolved = (out / "spec.resolved.toml").read_text().splitlines()
+    assert "# pixel_scale = 0.08" in resolved and "# psf_fwhm = 0.08" in resolved  # scenario "hst", resolved
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
 

@@ -4,7 +4,8 @@ the run report gives each branch's application.
 :func:`write_apply_report` writes ``report.md``, ``report.html`` and ``figures/`` beside the
 scorer's ``predictions.csv``, ``predictions.fits`` and ``apply.json``
 (:func:`lensbench.scoring.apply_model`); :func:`application_blocks` summarises such a folder's
-``apply.json`` and figures inside the run report.
+``apply.json`` and figures inside the run report. Both say what the positive fraction can and
+cannot mean (:mod:`lensbench.report.apply_controls`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from lensbench.report import figures
+from lensbench.report.apply_controls import FIGURE_CAPTIONS as CONTROL_CAPTIONS
+from lensbench.report.apply_controls import (control_summary_rows, controls_section, domain_blocks,
+                                             meaning_text)
 from lensbench.report.document import Document, Figure, KeyValues, Paragraph, Section, Table
 from lensbench.report.write import write_document
 from lensbench.scoring import ApplyResult, Gallery
@@ -25,9 +29,11 @@ GALLERY_COLUMNS = 6
 #: Figures of the application report, by name, and what they show.
 FIGURE_CAPTIONS = {
     "score_histogram": "Scores of the scored stamps: probability of the last class, no unit",
-    "most_confident": "The highest-scoring stamps",
-    "least_confident": "The lowest-scoring stamps, as in Ko's Fig 5",
+    "highest_scores": "The highest-scoring stamps",
+    "lowest_scores": "The lowest-scoring stamps, as in Ko's Fig 5",
+    **CONTROL_CAPTIONS,
 }
+MISSING_FORMAT = "lensbench.apply-missing/1"  # the apply step's apply.json when inputs are missing
 
 
 def write_apply_report(result: ApplyResult) -> Path:
@@ -37,15 +43,17 @@ def write_apply_report(result: ApplyResult) -> Path:
 
 
 def apply_document(result: ApplyResult) -> Document:
-    """The application report: inputs, preprocessing, cuts, predictions (beside the paper's
-    counts when ``apply.json`` has them) and the galleries of the most and least confident
-    stamps."""
+    """The application report: inputs, the training-domain check, preprocessing, cuts,
+    predictions (beside the paper's counts when ``apply.json`` has them), what the fraction
+    means (the controls) and the galleries of the highest- and lowest-scoring stamps."""
     summary = result.summary
-    sections = [_input_section(summary), _preprocessing_section(summary),
-                _cut_section(summary), _prediction_section(summary, result.scores)]
-    if len(result.least_confident.identifiers):
-        sections.append(_gallery_section(summary, result.most_confident,
-                                         result.least_confident))
+    sections = [_input_section(summary), Section("Training domain", domain_blocks(summary)),
+                _preprocessing_section(summary), _cut_section(summary),
+                _prediction_section(summary, result.scores)]
+    if summary["scored"]:
+        sections.append(controls_section(summary, result.scores, result.radii))
+    if len(result.highest_scores.identifiers):
+        sections.append(_gallery_section(summary, result.highest_scores, result.lowest_scores))
     return Document("lensbench apply", sections)
 
 
@@ -88,10 +96,14 @@ def _input_section(summary: dict) -> Section:
 
 def _preprocessing_section(summary: dict) -> Section:
     prep = summary["preprocessing"]
-    order = ("Order: the cuts on each stamp in its own units; resampling to the network input "
-             f"{prep['output_shape'][0]} x {prep['output_shape'][1]} px ({prep['resampling']}) "
-             f"with normalisation '{prep['normalisation']}'; then the per-image normalisation "
-             f"the network was trained with ('{summary['model']['normalize']}'); softmax.")
+    size = f"{prep['output_shape'][0]} x {prep['output_shape'][1]} px"
+    how = (f"cropped about the centre or padded with noise to the network input {size} at the "
+           f"stamps' own pixel scale" if prep.get("preparation", "native") == "native" else
+           f"resampled to the network input {size} ({prep['resampling']}; this changes the pixel "
+           f"scale by the ratio of the sizes)")
+    order = (f"Order: the cuts on each stamp in its own units; {how}, with normalisation "
+             f"'{prep['normalisation']}'; then the per-image normalisation the network was "
+             f"trained with ('{summary['model']['normalize']}'); softmax.")
     entries = {key: str(value) if isinstance(value, list) else value
                for key, value in prep.items()}
     entries["training normalisation (model.json normalize)"] = summary["model"]["normalize"]
@@ -131,7 +143,8 @@ def _prediction_section(summary: dict, scores: np.ndarray) -> Section:
     caption = f"Fraction of scored stamps whose most probable class is '{positive}'."
     if "paper" in summary:
         table_rows.append(_fraction_row("paper", summary["paper"]["predicted_positive"]))
-        caption += f" Paper: {summary['paper']['source'] or 'no source given'}."
+        caption += (f" Paper: {summary['paper']['source'] or 'no source given'}; shown beside "
+                    f"ours, not as a target (see 'What the fraction means').")
     blocks = [Table(("sample", f"predicted '{positive}'", "scored", "fraction",
                      "95 % Wilson low", "95 % Wilson high"), table_rows, caption)]
     scores = scores[np.isfinite(scores)]
@@ -154,15 +167,15 @@ def _gallery_figure(name: str, gallery: Gallery, caption: str) -> Figure:
 def _gallery_section(summary: dict, highest: Gallery, lowest: Gallery) -> Section:
     positive = summary["positive_class"]
     size = summary["preprocessing"]["output_shape"]
-    units = (f"resampled to {size[0]} x {size[1]} px, before the training normalisation; "
-             f"caption: identifier and score (probability of '{positive}')")
-    return Section("Galleries", [
-        _gallery_figure("most_confident", highest,
-                        f"The {len(highest.identifiers)} highest-scoring stamps ({units})."),
-        _gallery_figure("least_confident", lowest,
-                        f"The {len(lowest.identifiers)} lowest-scoring stamps, as in Ko's Fig 5 "
-                        f"({units})."),
-    ])
+    units = (f"{size[0]} x {size[1]} px as the network got them, before the training "
+             f"normalisation; above each: identifier and score, the probability of '{positive}'")
+    blocks = [_gallery_figure("highest_scores", highest,
+                              f"The {len(highest.identifiers)} highest-scoring stamps ({units}).")]
+    if len(lowest.identifiers):
+        blocks.append(_gallery_figure("lowest_scores", lowest,
+                                      f"The {len(lowest.identifiers)} lowest-scoring stamps, as in "
+                                      f"Ko's Fig 5 ({units}); no stamp is in both galleries."))
+    return Section("Galleries", blocks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,6 +185,15 @@ def _gallery_section(summary: dict, highest: Gallery, lowest: Gallery) -> Sectio
 def _figure_slug(text: str) -> str:
     """``text`` reduced to the characters a figure name may hold."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "branch"
+
+
+def _missing_paragraph(summary: dict, branch: str) -> Paragraph:
+    """What the application of ``branch`` would have read, what is missing and how to get it."""
+    hint = f" {summary['fetch_hint']}" if summary.get("fetch_hint") else ""
+    return Paragraph(f"Not run: the real data of branch {branch} are missing "
+                     f"({', '.join(summary['missing'])} not found).{hint} Or point "
+                     f"[application] inputs at them (--set ...application.inputs=[\"PATH\"]), "
+                     f"then run again: only the application and the report are computed anew.")
 
 
 def _interval_bound(entry: dict, index: int) -> float | None:
@@ -196,9 +218,13 @@ def application_blocks(summary: dict, folder: Path, branch: str, report_folder: 
     Returns
     -------
     list
-        A paragraph, a table of cuts and counts beside the paper's (a column of its own, "—"
-        where the paper gives nothing), and the application report's figures.
+        A paragraph, the training-domain check, what the fraction means, a table of cuts,
+        counts and controls beside the paper's (a column of its own, "—" where the paper gives
+        nothing), and the application report's figures; or, when the inputs were missing, a
+        paragraph saying what is missing and how to get it.
     """
+    if summary.get("format") == MISSING_FORMAT:
+        return [_missing_paragraph(summary, branch)]
     ours = summary["predicted_positive"]
     paper = summary.get("paper", {})
     theirs = paper.get("predicted_positive") or {}
@@ -214,16 +240,22 @@ def application_blocks(summary: dict, folder: Path, branch: str, report_folder: 
              ("95 % interval (Wilson), low", _interval_bound(ours, 0), _interval_bound(theirs, 0)),
              ("95 % interval (Wilson), high", _interval_bound(ours, 1),
               _interval_bound(theirs, 1))]
+    rows += control_summary_rows(summary)
     source = f" Paper: {paper['source']}." if paper.get("source") else ""
     blocks = [Paragraph(f"The classifier of branch {branch} applied to "
                         f"{', '.join(summary['inputs'])}. The full application report, with the "
                         f"table of every stamp, is in {report_folder}/report.html "
                         f"(predictions.csv, predictions.fits)."),
+              *domain_blocks(summary)[:1],
+              Paragraph(meaning_text(summary)),
               Table(("quantity", "lensbench", "paper"), tuple(rows),
                     f"Cuts, counts and the fraction of real stamps predicted '{positive}', "
-                    f"beside the paper's (a stamp failing several cuts counts under each)."
-                    + source)]
-    for png in sorted((Path(folder) / "figures").glob("*.png")):
+                    f"beside the paper's (a stamp failing several cuts counts under each), and "
+                    f"the controls of what that fraction means." + source)]
+    order = list(FIGURE_CAPTIONS)
+    pngs = sorted((Path(folder) / "figures").glob("*.png"),
+                  key=lambda png: (order.index(png.stem) if png.stem in order else len(order), png.stem))
+    for png in pngs:
         caption = FIGURE_CAPTIONS.get(png.stem, png.stem.replace("_", " "))
         blocks.append(Figure(f"apply-{_figure_slug(branch)}-{png.stem}", png.read_bytes(),
                              f"{caption}; from the application report."))

@@ -85,7 +85,8 @@ def load_classifier(model_dir: Path) -> tuple[torch.nn.Module, dict]:
 
 
 def preprocessing_for(card: dict, **options) -> Preprocessing:
-    """Cuts and preparation for the model of ``card``: resampled to its ``input_size`` (pixels).
+    """Cuts and preparation for the model of ``card``: brought to its ``input_size`` (pixels;
+    cropped or padded at the native pixel scale unless ``preparation="resample"``).
 
     Parameters
     ----------

@@ -1,6 +1,7 @@
-"""What an application writes: ``predictions.csv``, ``predictions.fits`` (one row per stamp read)
-and ``apply.json`` (model, preprocessing, inputs, problems, counts, fractions, the paper's
-counts)."""
+"""What an application writes: ``predictions.csv``, ``predictions.fits`` (one row per stamp read:
+score, half-light radius in network pixels, flux in file units, cuts) and ``apply.json``
+(model, preprocessing, inputs, problems, counts, fractions, the paper's counts, the training
+domain check and the controls of :mod:`lensbench.scoring.controls`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def _predictions_table(rows: Rows, classes: list[str]) -> AstropyTable:
         "file": np.array(rows.files, dtype=str),
         "hdu": np.array(rows.hdus, dtype=np.int64),
         "score": np.array(rows.scores, dtype=np.float64),
+        "half_light_radius_px": np.array(rows.radii, dtype=np.float64),
+        "flux": np.array(rows.fluxes, dtype=np.float64),
         "predicted_class": np.array(predicted, dtype=str),
         "passed": ~cuts.any(axis=1),
     }
@@ -84,9 +87,10 @@ def paper_entry(paper: dict) -> dict:
 
 
 def summarise(rows: Rows, card: dict, prep: Preprocessing, model_dir: Path, inputs: list,
-              problems: list, paper: dict | None) -> dict:
-    """Everything ``apply.json`` holds: model, preprocessing, inputs, counts, fractions, and
-    the paper's counts under ``"paper"`` when ``paper`` is given."""
+              problems: list, paper: dict | None, diagnostics: dict) -> dict:
+    """Everything ``apply.json`` holds: model, preprocessing, inputs, counts, fractions, the
+    paper's counts under ``"paper"`` when ``paper`` is given, and ``diagnostics`` (``domain``,
+    ``size``, ``zoom``, ``control``: :func:`lensbench.scoring.apply_model`)."""
     cuts = rows.cut_matrix()
     predicted = np.array(rows.predicted, dtype=np.int64)
     positive_index = len(card["classes"]) - 1
@@ -97,7 +101,8 @@ def summarise(rows: Rows, card: dict, prep: Preprocessing, model_dir: Path, inpu
         "model": {"folder": str(model_dir), "architecture": card["architecture"],
                   "classes": list(card["classes"]), "input_size": list(card["input_size"]),
                   "normalize": card["normalize"],
-                  "simulation_kind": card.get("simulation_kind")},
+                  "simulation_kind": card.get("simulation_kind"),
+                  "pixel_scale": card.get("pixel_scale")},
         "preprocessing": prep.to_dict(),
         "inputs": [str(item) for item in inputs],
         "files_read": len(set(rows.files)),
@@ -110,6 +115,7 @@ def summarise(rows: Rows, card: dict, prep: Preprocessing, model_dir: Path, inpu
         "positive_class": card["classes"][positive_index],
         "predicted_positive": {**fraction_entry(positive, scored), "confidence": CONFIDENCE,
                                "method": INTERVAL_METHOD},
+        **diagnostics,
     }
     if paper is not None:
         summary["paper"] = paper_entry(paper)

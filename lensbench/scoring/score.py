@@ -12,8 +12,11 @@ from lensbench.io.fits import InputProblem
 from lensbench.io.preprocess import Preprocessing
 from lensbench.scoring.classifier import (check_preprocessing, find_model_dir, load_classifier,
                                           preprocessing_for)
+from lensbench.scoring.controls import (ControlConfig, ZoomCurve, run_size_matched_control,
+                                        score_size_correlation)
+from lensbench.scoring.domain import domain_check
 from lensbench.scoring.outputs import check_paper, summarise, write_outputs
-from lensbench.scoring.stream import Extremes, Gallery, Rows, Scorer
+from lensbench.scoring.stream import Extremes, Gallery, Rows, Scorer, gallery_counts, network_inputs
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,12 @@ class ApplyResult:
     scores : numpy.ndarray, shape (stamps read,)
         Probability of the model's last class per stamp read, in table order; NaN where the
         stamp was not scored.
-    most_confident, least_confident : Gallery
-        The highest- and lowest-scoring stamps (at most ``gallery_size`` each).
+    radii : numpy.ndarray, shape (stamps read,)
+        Half-light radius per stamp read, in network pixels
+        (:mod:`lensbench.scoring.measure`); NaN where the stamp was not scored.
+    highest_scores, lowest_scores : Gallery
+        The highest- and lowest-scoring stamps (at most ``gallery_size`` each; never the same
+        stamp in both).
     problems : tuple of InputProblem
         Every input that could not be read or prepared, with the reason.
     """
@@ -44,8 +51,9 @@ class ApplyResult:
     preprocessing: Preprocessing
     summary: dict
     scores: np.ndarray
-    most_confident: Gallery
-    least_confident: Gallery
+    radii: np.ndarray
+    highest_scores: Gallery
+    lowest_scores: Gallery
     problems: tuple[InputProblem, ...]
 
     @property
@@ -100,7 +108,9 @@ def _check_arguments(batch_size: int, gallery_size: int) -> None:
 def apply_model(model_dir: str | Path, inputs: list[str | Path], out_dir: str | Path, *,
                 preprocessing: Preprocessing | None = None, batch_size: int = 256,
                 device: str = "cpu", progress: bool = True, gallery_size: int = 18,
-                paper: dict | None = None) -> ApplyResult:
+                paper: dict | None = None, zooms: tuple[float, ...] | None = None,
+                control: ControlConfig | None = None, control_note: str = "",
+                input_kind: str | None = None, pixel_scale: float | None = None) -> ApplyResult:
     """Classify every stamp of ``inputs`` with a trained model and write a table of the scores.
 
     Parameters
@@ -126,11 +136,24 @@ def apply_model(model_dir: str | Path, inputs: list[str | Path], out_dir: str | 
     progress : bool
         Show a progress bar (stamps read).
     gallery_size : int
-        Stamps kept in each of the most and least confident galleries (Ko's Fig 5: 18).
+        Stamps in each of the highest- and lowest-score galleries (Ko's Fig 5: 18); fewer when
+        under twice as many were scored, so that no stamp is in both.
     paper : dict, optional
         The paper's own counts for its application (``source``, ``stamps_read``, ``passed``,
         ``positive``; e.g. a spec's ``[application.paper]``), recorded in ``apply.json`` under
         ``"paper"``; nothing is recorded without it.
+    zooms : tuple of float, optional
+        Zoom factors at which every scored stamp is scored again (``"zoom"`` in ``apply.json``:
+        the fraction predicted positive against apparent size; e.g.
+        :data:`lensbench.scoring.controls.ZOOMS`); None: not done.
+    control : ControlConfig, optional
+        The size-matched control's simulation (``"control"`` in ``apply.json``); None: not run,
+        and ``control_note`` says why.
+    input_kind : str, optional
+        What the inputs show, as a simulation kind (``"galaxy"``), checked against the model's
+        (``"domain"`` in ``apply.json``).
+    pixel_scale : float, optional
+        The inputs' pixel scale (arcsec/px) where a catalogue does not give it.
 
     Returns
     -------
@@ -156,17 +179,38 @@ def apply_model(model_dir: str | Path, inputs: list[str | Path], out_dir: str | 
     rows = Rows()
     scorer = Scorer(model, card, prep, batch_size, device, rows,
                     Extremes(gallery_size, highest=True), Extremes(gallery_size, highest=False),
-                    problems)
+                    problems, ZoomCurve(tuple(zooms)) if zooms else None)
     scorer.stream(list(inputs), progress)
     if len(rows) == 0:
         listing = "\n".join(f"  {problem}" for problem in problems) or "  (no input given)"
         raise DataError(", ".join(str(item) for item in inputs),
                         f"no stamp could be read:\n{listing}")
-    summary = summarise(rows, card, prep, model_dir, list(inputs), problems, paper)
+    scores, radii = np.array(rows.scores, dtype=np.float64), np.array(rows.radii, dtype=np.float64)
+    scored = np.isfinite(scores)
+    scales = np.array(rows.pixel_scales, dtype=np.float64)
+    if pixel_scale is not None:
+        scales[~np.isfinite(scales)] = pixel_scale
+    diagnostics = {
+        "domain": domain_check(card, prep, input_kind, scales[scored],
+                               np.array(rows.sides)[scored]),
+        "size": {"score_radius_spearman": score_size_correlation(scores, radii),
+                 "median_radius_px": (float(np.nanmedian(radii[scored]))
+                                     if np.isfinite(radii[scored]).any() else None)},
+        "zoom": scorer.zoom_curve.to_dict() if scorer.zoom_curve else None,
+        "control": (run_size_matched_control(control, model, card, radii[scored],
+                                             np.array(rows.fluxes)[scored],
+                                             lambda images: network_inputs(images, card["normalize"],
+                                                                            card.get("normalize_constants")),
+                                             batch_size, device)
+                    if control is not None and scored.any()
+                    else {"skipped": control_note or "no control was asked for"}),
+    }
+    summary = summarise(rows, card, prep, model_dir, list(inputs), problems, paper, diagnostics)
     out_dir = Path(out_dir)
     write_outputs(out_dir, rows, card["classes"], summary)
+    high, low = gallery_counts(int(scored.sum()), gallery_size)
     return ApplyResult(out_dir=out_dir, model_dir=model_dir, preprocessing=prep, summary=summary,
-                       scores=np.array(rows.scores, dtype=np.float64),
-                       most_confident=scorer.highest.gallery(rows, prep.output_shape),
-                       least_confident=scorer.lowest.gallery(rows, prep.output_shape),
+                       scores=scores, radii=radii,
+                       highest_scores=scorer.highest.gallery(rows, prep.output_shape, high),
+                       lowest_scores=scorer.lowest.gallery(rows, prep.output_shape, low),
                        problems=tuple(problems))

@@ -6,6 +6,7 @@ candidates, never all the images, so the 4.4 GB COSMOS 25.2 sample runs in bound
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,8 @@ from tqdm.auto import tqdm
 
 from lensbench.io.fits import InputProblem, Stamp, iter_stamps
 from lensbench.io.preprocess import CUT_NAMES, Preprocessing, apply_cuts, normaliser, prepare_batch
-from lensbench.training import predict
+from lensbench.scoring.controls import ZoomCurve, score_images
+from lensbench.scoring.measure import half_light_radius_and_flux
 
 
 class Rows:
@@ -27,6 +29,10 @@ class Rows:
         self.failed_cuts: list[tuple[bool, ...]] = []
         self.scores: list[float] = []
         self.predicted: list[int] = []
+        self.sides: list[int] = []
+        self.pixel_scales: list[float] = []
+        self.radii: list[float] = []
+        self.fluxes: list[float] = []
 
     def __len__(self) -> int:
         return len(self.identifiers)
@@ -39,7 +45,17 @@ class Rows:
         self.failed_cuts.append(tuple(name in failed for name in CUT_NAMES))
         self.scores.append(float("nan"))
         self.predicted.append(-1)
+        self.sides.append(int(max(stamp.image.shape)))
+        self.pixel_scales.append(float(stamp.meta.get("pixel_scale", float("nan"))))
+        self.radii.append(float("nan"))
+        self.fluxes.append(float("nan"))
         return len(self) - 1
+
+    def set_sizes(self, rows: np.ndarray, radii: np.ndarray, fluxes: np.ndarray) -> None:
+        """Store the half-light radius (network pixels) and flux (file units) of scored rows."""
+        for row, radius, flux in zip(rows.tolist(), radii.tolist(), fluxes.tolist()):
+            self.radii[row] = radius
+            self.fluxes[row] = flux
 
     def set_predictions(self, rows: np.ndarray, probabilities: np.ndarray) -> None:
         """Store the last-class probability and the most probable class of scored rows."""
@@ -55,7 +71,7 @@ class Rows:
 
 @dataclass(frozen=True)
 class Gallery:
-    """The most (or least) confident scored stamps, as the network got them before its training
+    """The highest- (or lowest-) scoring stamps, as the network got them before its training
     normalisation.
 
     Parameters
@@ -65,7 +81,7 @@ class Gallery:
     scores : numpy.ndarray, shape (N,)
         Probability of the model's last class (dimensionless).
     images : numpy.ndarray, shape (N, H, W), float32
-        The stamps resampled to the network input (pixels of the input size), in the files'
+        The stamps brought to the network input (pixels of the input size), in the files'
         units (counts/s for COSMOS) unless the preprocessing normalised them.
     """
 
@@ -77,7 +93,9 @@ class Gallery:
 class Extremes:
     """The ``size`` scored stamps with the highest (or lowest) scores so far, with images.
 
-    Ties go to the stamp read first, so the selection does not depend on the batch size.
+    The two orders are exact reverses (highest: score down, then read order; lowest: score up,
+    then reverse read order), so the top k and the bottom n - k of n stamps never share one, and
+    the selection does not depend on the batch size.
     """
 
     def __init__(self, size: int, highest: bool):
@@ -92,19 +110,28 @@ class Extremes:
         keys = np.concatenate([self.keys, self.sign * scores])
         all_rows = np.concatenate([self.rows, rows])
         all_images = images if self.images is None else np.concatenate([self.images, images])
-        keep = np.lexsort((all_rows, keys))[: self.size]
+        keep = np.lexsort((-self.sign * all_rows, keys))[: self.size]
         self.keys, self.rows, self.images = keys[keep], all_rows[keep], all_images[keep]
 
-    def gallery(self, rows: Rows, shape: tuple[int, int]) -> Gallery:
-        """The kept stamps as a :class:`Gallery` (empty, of images (0, H, W), when none)."""
-        images = np.empty((0, *shape), np.float32) if self.images is None else self.images
-        return Gallery(tuple(rows.identifiers[row] for row in self.rows),
-                       np.array([rows.scores[row] for row in self.rows], dtype=np.float64), images)
+    def gallery(self, rows: Rows, shape: tuple[int, int], count: int) -> Gallery:
+        """The first ``count`` kept stamps as a :class:`Gallery` (images (0, H, W) when none)."""
+        images = np.empty((0, *shape), np.float32) if self.images is None else self.images[:count]
+        kept = self.rows[:count]
+        return Gallery(tuple(rows.identifiers[row] for row in kept),
+                       np.array([rows.scores[row] for row in kept], dtype=np.float64), images)
+
+
+def gallery_counts(scored: int, size: int) -> tuple[int, int]:
+    """Stamps in the highest- and lowest-score galleries: ``size`` each, or, when fewer than
+    ``2 size`` were scored, the upper and lower halves, so no stamp is in both."""
+    highest = min(size, (scored + 1) // 2)
+    return highest, min(size, scored - highest)
 
 
 def prepare_stamps(stamps: list[Stamp], prep: Preprocessing,
                    problems: list) -> tuple[np.ndarray, np.ndarray]:
-    """Resample (and normalise, per ``prep``) stamps of mixed sizes, batched by size.
+    """Bring stamps of mixed sizes to the input size (and normalise, per ``prep``), batched by
+    size.
 
     Returns
     -------
@@ -141,11 +168,12 @@ def _prepare_one_by_one(stamps, positions, prep, prepared, usable, problems) -> 
                                          f"non-positive image)"))
 
 
-def network_inputs(prepared: np.ndarray, normalize: str) -> torch.Tensor:
+def network_inputs(prepared: np.ndarray, normalize: str, constants: dict | None = None) -> torch.Tensor:
     """(N, 1, H, W) network inputs: each prepared image through the training normalisation
-    ``normalize`` (:func:`lensbench.io.preprocess.normaliser`), exactly as training fed it."""
+    ``normalize`` (:func:`lensbench.io.preprocess.normaliser`; ``constants``, the model card's
+    ``normalize_constants``, for ``"dataset"``), exactly as training fed it."""
     batch = torch.from_numpy(prepared)
-    transform = normaliser(normalize)
+    transform = normaliser(normalize, constants)
     if transform is None:
         return batch
     return torch.stack([transform(image) for image in batch])
@@ -153,7 +181,8 @@ def network_inputs(prepared: np.ndarray, normalize: str) -> torch.Tensor:
 
 @dataclass
 class Scorer:
-    """Scores batches of stamps that passed the cuts and feeds the galleries."""
+    """Scores batches of stamps that passed the cuts, measures their sizes, feeds the galleries
+    and, with ``zoom_curve``, scores every batch again at each zoom factor."""
 
     model: torch.nn.Module
     card: dict
@@ -164,19 +193,38 @@ class Scorer:
     highest: Extremes
     lowest: Extremes
     problems: list
+    zoom_curve: ZoomCurve | None = None
+
+    def _positive(self, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities of prepared images and whether the last class is the most probable."""
+        probabilities = score_images(self.model, network_inputs(prepared, self.card["normalize"],
+                                                                 self.card.get("normalize_constants")),
+                                     self.batch_size, self.device)
+        return probabilities, probabilities.argmax(axis=1) == probabilities.shape[1] - 1
+
+    def _zoom(self, stamps: list[Stamp], kept: np.ndarray, positive: np.ndarray) -> None:
+        """Score the kept stamps at every zoom factor of the curve (the prep's own zoom reused)."""
+        for index, zoom in enumerate(self.zoom_curve.zooms):
+            if zoom == self.prep.zoom:
+                self.zoom_curve.add(index, positive)
+                continue
+            zoomed = dataclasses.replace(self.prep, zoom=zoom)
+            images, _ = prepare_stamps([stamps[k] for k in kept], zoomed, [])
+            self.zoom_curve.add(index, self._positive(images)[1])
 
     def score(self, stamps: list[Stamp], rows: list[int]) -> None:
-        """Resample, normalise and classify one batch; results go into ``self.rows``."""
+        """Prepare, normalise, classify and measure one batch; results go into ``self.rows``."""
         if not stamps:
             return
         prepared, kept = prepare_stamps(stamps, self.prep, self.problems)
         if kept.size == 0:
             return
-        inputs = network_inputs(prepared, self.card["normalize"])
-        probabilities = predict(self.model, inputs, batch_size=self.batch_size,
-                                device=self.device, task="classify")
+        probabilities, positive = self._positive(prepared)
         kept_rows = np.asarray(rows, dtype=np.int64)[kept]
         self.rows.set_predictions(kept_rows, probabilities)
+        self.rows.set_sizes(kept_rows, *half_light_radius_and_flux(prepared[:, 0]))
+        if self.zoom_curve is not None:
+            self._zoom(stamps, kept, positive)
         for extremes in (self.highest, self.lowest):
             extremes.offer(probabilities[:, -1], kept_rows, prepared[:, 0])
 

@@ -4,6 +4,7 @@ model-folder resolution, and bounded memory while streaming."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tracemalloc
 from pathlib import Path
@@ -16,9 +17,11 @@ from astropy.io import fits
 from astropy.table import Table
 
 from lensbench.errors import DataError, UsageError
+from lensbench.io.canonical import to_jsonable
 from lensbench.io.preprocess import Preprocessing, normaliser, prepare_batch
 from lensbench.models import build_model
-from lensbench.scoring import apply_model, find_model_dir, stream
+from lensbench.scoring import ZOOMS, apply_model, control_from_card, find_model_dir, stream
+from lensbench.simulate.galaxy import SURVEY_PRESETS, GalaxyConfig
 
 CATALOGUE = "real_galaxy_catalog_26_extension_example.fits"
 IMAGES = "real_galaxy_images_extension.fits"
@@ -38,7 +41,9 @@ def save_model(folder: Path, *, task: str = "classify", normalize: str = "max",
     info = {"format": "lensbench.model/1", "architecture": "cnn", "options": CNN_OPTIONS,
             "in_channels": 1, "input_size": list(INPUT_SIZE), "num_outputs": 2, "task": task,
             "classes": ["no_halo", "halo"], "labels": [], "label_scale": None,
-            "normalize": normalize, "training": {}, "simulation_kind": "galaxy"}
+            "normalize": normalize, "training": {}, "simulation_kind": "galaxy",
+            "pixel_scale": 0.03, "simulation": to_jsonable(GalaxyConfig()),
+            "survey": to_jsonable(SURVEY_PRESETS["cosmos"])}
     (folder / "model.json").write_text(json.dumps(info))
     return folder
 
@@ -56,15 +61,20 @@ def cosmos_run(cosmos_dir, model_dir, tmp_path_factory):
     return result, out
 
 
-def reference_score(model_dir: Path, image: np.ndarray) -> float:
-    """Score of one stamp computed step by step, without lensbench's batching: bilinear
-    anti-aliased resampling to 64 x 64, division by the maximum |pixel| (normalize "max"),
-    softmax, probability of the last class."""
+def reference_score(model_dir: Path, image: np.ndarray, preparation: str = "native") -> float:
+    """Score of one stamp computed step by step, without lensbench's batching: the central
+    64 x 64 pixels (native, for stamps of at least 64 px) or bilinear anti-aliased resampling to
+    64 x 64, division by the maximum |pixel| (normalize "max"), softmax, probability of the
+    last class."""
     model = build_model("cnn", in_channels=1, num_outputs=2, input_size=INPUT_SIZE,
                         **CNN_OPTIONS)
     model.load_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
     x = torch.from_numpy(image.astype(np.float32))[None, None]
-    x = F.interpolate(x, size=INPUT_SIZE, mode="bilinear", align_corners=False, antialias=True)
+    if preparation == "native":
+        top, left = (x.shape[-2] - 64) // 2, (x.shape[-1] - 64) // 2
+        x = x[..., top:top + 64, left:left + 64]
+    else:
+        x = F.interpolate(x, size=INPUT_SIZE, mode="bilinear", align_corners=False, antialias=True)
     x = x / x.abs().max()
     with torch.no_grad():
         return float(torch.softmax(model.eval()(x).double(), dim=1)[0, -1])
@@ -116,13 +126,23 @@ def test_cosmos_table_flags_match_the_stamp_sizes(cosmos_dir, cosmos_run):
                        passed["score"], rtol=0, atol=1e-12)
 
 
-def test_cosmos_scores_match_a_step_by_step_computation(cosmos_dir, model_dir, cosmos_run):
+def test_cosmos_scores_match_a_step_by_step_computation(cosmos_dir, model_dir, cosmos_run, tmp_path):
     _, out = cosmos_run
     passed = Table.read(out / "predictions.fits", mask_invalid=False)
     passed = passed[passed["passed"]]
     with fits.open(cosmos_dir / IMAGES) as hdul:
-        expected = [reference_score(model_dir, hdul[int(hdu)].data) for hdu in passed["hdu"][:5]]
-    assert np.allclose(passed["score"][:5], expected, rtol=0, atol=1e-5)
+        large = [row for row in passed if min(hdul[int(row["hdu"])].data.shape) >= 64][:5]
+        expected = [reference_score(model_dir, hdul[int(row["hdu"])].data) for row in large]
+        assert len(large) == 5
+        assert np.allclose([row["score"] for row in large], expected, rtol=0, atol=1e-5)
+        resampled = apply_model(model_dir, [cosmos_dir / CATALOGUE], tmp_path, progress=False,
+                                preprocessing=Preprocessing(normalisation="none",
+                                                            preparation="resample"))
+        table = Table.read(tmp_path / "predictions.fits", mask_invalid=False)
+        table = table[table["passed"]][:5]
+        expected = [reference_score(model_dir, hdul[int(hdu)].data, "resample") for hdu in table["hdu"]]
+    assert np.allclose(table["score"], expected, rtol=0, atol=1e-5)
+    assert resampled.summary["domain"]["warnings"]  # 50-80 px onto 64 px: not 0.03"/px any more
 
 
 def test_same_inputs_give_the_same_bytes_and_batching_does_not_matter(cosmos_dir, model_dir,
@@ -139,6 +159,45 @@ def test_same_inputs_give_the_same_bytes_and_batching_does_not_matter(cosmos_dir
     assert list(one["identifier"]) == list(two["identifier"])
     assert np.allclose(one["score"], two["score"], rtol=0, atol=1e-6, equal_nan=True)
     assert other.positive == again.positive
+
+
+def test_controls_domain_and_disjoint_galleries_on_the_cosmos_stamps(cosmos_dir, model_dir, tmp_path):
+    """The zoom curve, the size-matched control (a small pool), the score-size correlation and
+    the domain check run on the 30 scored stamps; the two galleries split them, never sharing one."""
+    control, note = control_from_card(json.loads((model_dir / "model.json").read_text()))
+    assert note == ""
+    control = dataclasses.replace(control, pool_size=60, neighbours=3)
+    result = apply_model(model_dir, [cosmos_dir / CATALOGUE], tmp_path, progress=False,
+                         zooms=ZOOMS, control=control, input_kind="galaxy")
+    summary = result.summary
+    assert summary["domain"]["warnings"] == []
+    assert summary["domain"]["inputs"]["pixel_scale"] == [0.03, 0.03]
+    assert summary["zoom"]["scored"] == [30] * 5
+    assert summary["zoom"]["fraction"][ZOOMS.index(1.0)] == result.fraction
+    assert summary["control"]["matched_stamps"] == 30 and 0 <= summary["control"]["fraction"] <= 1
+    assert summary["control"]["pool"]["size"] == 60
+    assert summary["size"]["score_radius_spearman"]["n"] == 30
+    table = Table.read(tmp_path / "predictions.fits", mask_invalid=False)
+    radii = table["half_light_radius_px"][table["passed"]] * 0.03
+    assert np.all((radii > 0.03) & (radii < 1.0))  # arcsec: COSMOS galaxies of 0.1-0.5"
+    high, low = result.highest_scores, result.lowest_scores
+    assert len(high.identifiers) == len(low.identifiers) == 15
+    assert not set(high.identifiers) & set(low.identifiers)
+    assert high.scores.min() >= low.scores.max()
+
+
+def test_galleries_never_share_a_stamp_even_with_tied_scores():
+    rows = stream.Rows()
+    for index in range(5):
+        rows.add(stream.Stamp(f"s{index}", "f.fits", index, np.zeros((60, 60), "f4")), [])
+    rows.set_predictions(np.arange(5), np.full((5, 2), 0.5))
+    highest, lowest = stream.Extremes(4, highest=True), stream.Extremes(4, highest=False)
+    for extremes in (highest, lowest):
+        extremes.offer(np.full(5, 0.5), np.arange(5), np.zeros((5, 4, 4), "f4"))
+    counts = stream.gallery_counts(5, 4)
+    assert counts == (3, 2)
+    top, bottom = highest.gallery(rows, (4, 4), counts[0]), lowest.gallery(rows, (4, 4), counts[1])
+    assert top.identifiers == ("s0", "s1", "s2") and bottom.identifiers == ("s4", "s3")
 
 
 def write_fits(path: Path, hdus) -> Path:
@@ -173,7 +232,8 @@ def test_bad_inputs_are_listed_and_the_rest_is_scored(cosmos_dir, model_dir, tmp
     assert "NaN" in reasons["nan.fits"]
     summary = json.loads((out / "apply.json").read_text())
     assert {Path(p["file"]).name for p in summary["problems"]} == set(reasons)
-    assert len(summary["problems"]) == len(result.problems) == 4  # + COSMOS's companion table
+    # + COSMOS's companion table and the folder's README.md (not a FITS file)
+    assert len(summary["problems"]) == len(result.problems) == 5
 
 
 def test_nothing_readable_is_a_data_error(model_dir, tmp_path):
@@ -190,22 +250,22 @@ def test_nothing_readable_is_a_data_error(model_dir, tmp_path):
 
 def test_unnormalisable_stamp_is_a_problem_and_the_batch_goes_on(model_dir, tmp_path):
     rng = np.random.default_rng(2)
-    constant = np.full((60, 60), 0.3, dtype=np.float32)
+    negative = noise_image(rng, (60, 60)) - 10.0  # its sum is negative: no "sum" normalisation
     stamps = write_fits(tmp_path / "stamps.fits", [fits.PrimaryHDU()] +
                         [fits.ImageHDU(image) for image in
-                         (noise_image(rng, (60, 60)), constant, noise_image(rng, (60, 60)),
+                         (noise_image(rng, (60, 60)), negative, noise_image(rng, (60, 60)),
                           noise_image(rng, (70, 55)), noise_image(rng, (20, 20)))])
-    prep = Preprocessing(normalisation="minmax", output_shape=INPUT_SIZE)
+    prep = Preprocessing(normalisation="sum", output_shape=INPUT_SIZE)
     result = apply_model(model_dir, [stamps], tmp_path / "out", preprocessing=prep,
                          progress=False, gallery_size=2)
     assert (result.stamps_read, result.passed, result.scored) == (5, 4, 3)
     assert result.cut_counts["too_small"] == 1
-    assert [(problem.hdu, "cannot normalise by 'minmax'" in problem.reason)
+    assert [(problem.hdu, "cannot normalise by 'sum'" in problem.reason)
             for problem in result.problems] == [(2, True)]
     table = Table.read(tmp_path / "out" / "predictions.fits", mask_invalid=False)
     assert list(np.isfinite(table["score"])) == [True, False, True, True, False]
     summary = json.loads((tmp_path / "out" / "apply.json").read_text())
-    assert summary["preprocessing"]["normalisation"] == "minmax"
+    assert summary["preprocessing"]["normalisation"] == "sum"
 
 
 def test_model_folder_resolution(tmp_path):
@@ -285,7 +345,7 @@ def test_paper_counts_are_recorded_only_when_given(model_dir, tmp_path):
 
 @pytest.mark.parametrize("normalize", ["max", "standardize"])
 def test_network_gets_exactly_the_training_normalisation(normalize, tmp_path, monkeypatch):
-    """The tensor the network sees is the training normaliser applied to the resampled stamp,
+    """The tensor the network sees is the training normaliser applied to the prepared stamp,
     bit for bit: apply normalises exactly as training did."""
     model = save_model(tmp_path / "model", normalize=normalize)
     rng = np.random.default_rng(8)
@@ -294,13 +354,13 @@ def test_network_gets_exactly_the_training_normalisation(normalize, tmp_path, mo
     stamps = write_fits(tmp_path / "s.fits", [fits.PrimaryHDU()] +
                         [fits.ImageHDU(image) for image in images])
     seen = []
-    real_predict = stream.predict
+    real_score = stream.score_images
 
-    def recording_predict(network, inputs, **options):
+    def recording_score(network, inputs, *options):
         seen.append(inputs.clone())
-        return real_predict(network, inputs, **options)
+        return real_score(network, inputs, *options)
 
-    monkeypatch.setattr(stream, "predict", recording_predict)
+    monkeypatch.setattr(stream, "score_images", recording_score)
     apply_model(model, [stamps], tmp_path / "out", progress=False, gallery_size=0)
     prep = Preprocessing(normalisation="none", output_shape=INPUT_SIZE)
     training = normaliser(normalize)
