@@ -18,6 +18,7 @@ from torch import nn
 
 from lensbench.models.alexnet import alexnet
 from lensbench.models.cnn import cnn
+from lensbench.models.healpix import healpix_cnn
 from lensbench.models.resnet import resnet18, resnet50
 from lensbench.models.vgg import vgg11
 from lensbench.models.vit import vit
@@ -25,7 +26,7 @@ from lensbench.registry import Registry
 
 ARCHITECTURES: Registry[Callable[..., nn.Module]] = Registry("architecture")
 for _name, _builder in (("cnn", cnn), ("resnet18", resnet18), ("resnet50", resnet50), ("vgg11", vgg11),
-                        ("alexnet", alexnet), ("vit", vit)):
+                        ("alexnet", alexnet), ("vit", vit), ("healpix_cnn", healpix_cnn)):
     ARCHITECTURES.register(_name)(_builder)
 
 _COMMON_ARGUMENTS = ("in_channels", "num_outputs", "input_size")

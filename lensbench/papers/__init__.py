@@ -12,11 +12,18 @@ from __future__ import annotations
 
 from typing import Callable
 
-from lensbench.papers import vattis21
 from lensbench.registry import Registry
 
 PAPER_ANALYSES: Registry[Callable] = Registry("paper analysis")
 
-PAPER_ANALYSES.register("vattis21")(vattis21.sections)
+
+@PAPER_ANALYSES.register("vattis21")
+def _vattis21(branches, paper, device):
+    """:func:`lensbench.papers.vattis21.sections`, imported when a report is written (it imports
+    healpy and matplotlib, which ``lensbench list`` and spec validation do not need)."""
+    from lensbench.papers.vattis21 import sections
+
+    return sections(branches, paper, device)
+
 
 __all__ = ["PAPER_ANALYSES"]

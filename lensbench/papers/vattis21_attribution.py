@@ -21,7 +21,8 @@ from lensbench.attribution import integrated_gradients
 from lensbench.models.saved import load_model, normaliser
 from lensbench.report.branch import BranchData
 from lensbench.report.document import Figure, Paragraph, Table
-from lensbench.simulate.astrometric import SCENARIOS, project_maps
+from lensbench.simulate.astrometric import SCENARIOS
+from lensbench.simulate.sky_projection import pixel_directions, project
 from lensbench.simulate.store import ShardedDataset, load_signal
 
 #: Standard deviation of the Gaussian that smooths positive attributions (Vattis+21 Fig 7) [pixels].
@@ -42,23 +43,6 @@ FIG7_SCENARIO = "D"
 DISPLAY_PERCENTILE = 99.5
 
 
-def image_pixel_directions(height: int, width: int) -> np.ndarray:
-    """Unit vectors (Galactic frame) of the sky points sampled by each pixel of a Cartesian image.
-
-    The points are those of healpy's CartesianProj, which
-    :func:`lensbench.simulate.astrometric.project_maps` samples: longitude from 180 deg (left)
-    to -180 deg (right), latitude from -90 deg (row 0) to 90 deg (last row).
-
-    Returns
-    -------
-    np.ndarray
-        (height, width, 3).
-    """
-    projector = hp.projector.CartesianProj(xsize=width, ysize=height)
-    x, y = projector.ij2xy()
-    return np.moveaxis(np.asarray(projector.xy2vec(x, y)), 0, -1)
-
-
 def attribution_enrichment(attribution: np.ndarray, pixel_directions: np.ndarray, subhalo_directions: np.ndarray,
                            radius_deg: float, top_fraction: float = TOP_FRACTION) -> dict[str, float]:
     """How much more often the highest-attribution pixels lie near a subhalo than random pixels do.
@@ -73,7 +57,7 @@ def attribution_enrichment(attribution: np.ndarray, pixel_directions: np.ndarray
     attribution : np.ndarray
         (H, W) attribution map (larger is more important).
     pixel_directions : np.ndarray
-        (H, W, 3) unit vectors of the pixels (:func:`image_pixel_directions`).
+        (H, W, 3) unit vectors of the pixels (:func:`lensbench.simulate.sky_projection.pixel_directions`).
     subhalo_directions : np.ndarray
         (S, 3) unit vectors of the subhalos.
     radius_deg : float
@@ -98,12 +82,13 @@ def attribution_enrichment(attribution: np.ndarray, pixel_directions: np.ndarray
 
 
 def smoothed_positive_attributions(model: torch.nn.Module, inputs: torch.Tensor, positive: int,
-                                   steps: int = IG_STEPS) -> np.ndarray:
+                                   steps: int = IG_STEPS, wrap: bool = True) -> np.ndarray:
     """Integrated gradients (eq 15) of the positive-class log-odds, positive part, smoothed.
 
     The baseline is the all-zero input (the network's input space: an empty, noise-free sky);
     the two channels' attributions are summed; negative sums are set to 0; each map is smoothed
-    by a Gaussian of :data:`SMOOTHING_PIXELS` pixels, wrapping around in longitude.
+    by a Gaussian of :data:`SMOOTHING_PIXELS` pixels, wrapping around in longitude (the columns of
+    a full-sky cylindrical image) when ``wrap``, else not (the stacked faces of "healpix_faces").
 
     Parameters
     ----------
@@ -130,13 +115,14 @@ def smoothed_positive_attributions(model: torch.nn.Module, inputs: torch.Tensor,
     attribution = integrated_gradients(log_odds, inputs, steps=steps)
     positive_part = attribution.sum(dim=1).clamp_min(0.0).cpu().numpy()
     return ndimage.gaussian_filter(positive_part, sigma=(0, SMOOTHING_PIXELS, SMOOTHING_PIXELS),
-                                   mode=("nearest", "nearest", "wrap"))
+                                   mode=("nearest", "nearest", "wrap" if wrap else "nearest"))
 
 
 def _fig7_branch(branches: dict[str, BranchData], main_architecture: str) -> tuple[str | None, BranchData | None]:
-    """The branch observing Table I's scenario D, preferring the main architecture."""
+    """The branch observing Table I's scenario D through a cylindrical image (not the HEALPix faces,
+    which Fig 7's longitude-latitude panels cannot show), preferring the main architecture."""
     candidates = [(n, b) for n, b in branches.items() if b.survey_scenario == FIG7_SCENARIO
-                  and b.survey == SCENARIOS[FIG7_SCENARIO]]
+                  and b.survey == SCENARIOS[FIG7_SCENARIO] and b.simulation.projection != "healpix_faces"]
     candidates.sort(key=lambda item: item[1].architecture != main_architecture)
     return candidates[0] if candidates else (None, None)
 
@@ -163,12 +149,13 @@ def attribution_blocks(branches: dict[str, BranchData], main_architecture: str, 
     positive = len(info["classes"]) - 1
     index = np.flatnonzero(test.labels == positive)[:ATTRIBUTED_MAPS]
     raw = test.images(index)
-    transform = normaliser(info["normalize"]) or (lambda x: x)
+    transform = normaliser(info["normalize"], info.get("normalize_constants")) or (lambda x: x)
     inputs = torch.stack([transform(torch.from_numpy(image)) for image in raw]).to(device)
-    attributions = smoothed_positive_attributions(model, inputs, positive)
+    config = branch.simulation
+    attributions = smoothed_positive_attributions(model, inputs, positive, wrap=config.projection != "healpix_faces")
     params = test.params()
     height, width = raw.shape[-2:]
-    pixels = image_pixel_directions(height, width)
+    pixels = pixel_directions(config.projection, config.data_nside, config.image_height, config.image_width)
     subhalos = [_subhalo_directions(params["top_l_deg"][i], params["top_b_deg"][i]) for i in index]
     radii = (ENRICHMENT_RADIUS_DEG,) + CONTEXT_RADII_DEG
     scores = {r: [attribution_enrichment(a, pixels, s, r) for a, s in zip(attributions, subhalos)] for r in radii}
@@ -177,9 +164,9 @@ def attribution_blocks(branches: dict[str, BranchData], main_architecture: str, 
                   float(np.mean([s["top_rate"] for s in scores[r]]) / np.mean([s["random_rate"] for s in scores[r]])))
                  for r in radii)
     headline = rows[0][4]
-    signal = _noise_free_signal(branch, test, index[0], height, width)
+    signal = _noise_free_signal(branch, test, index[0])
     figure = _fig7_figure(signal, raw[0], attributions[0], params["top_l_deg"][index[0]],
-                          params["top_b_deg"][index[0]])
+                          params["top_b_deg"][index[0]], config.projection)
     n_top = max(1, int(round(TOP_FRACTION * height * width)))
     return [
         Paragraph(
@@ -196,12 +183,14 @@ def attribution_blocks(branches: dict[str, BranchData], main_architecture: str, 
               "Fraction of the top-1% attribution pixels and of all pixels within a radius of the ten "
               "most-signalling subhalos, averaged over the attributed maps, and their ratio."),
         Figure.from_matplotlib("astro-attribution", figure, (
-            f"Fig 7: one positive scenario-{FIG7_SCENARIO} test map. Left: noise-free |u| of its population on the "
-            "data grid [muas/yr]; middle: the noisy input |u| [muas/yr]; right: smoothed positive integrated "
+            f"Fig 7: one positive scenario-{FIG7_SCENARIO} test map. Left: noise-free |u| of its population as the "
+            "network input shows it [muas/yr]; middle: the noisy input |u| [muas/yr]; right: smoothed positive integrated "
             "gradients, normalised to 1, with the top-1% pixels outlined; colours saturate at each panel's "
             "99.5th percentile. Circles: the ten most-signalling "
-            f"subhalos ({ENRICHMENT_RADIUS_DEG:g} deg radius). Cartesian projection, l from 180 deg (left) to "
-            "-180 deg (right), b from -90 to 90 deg.")),
+            f"subhalos ({ENRICHMENT_RADIUS_DEG:g} deg radius). The network's input image (projection "
+            f"'{config.projection}'), l from 180 deg (left) to -180 deg (right), "
+            + ("sin b from -1 to 1 (equal-area rows)." if config.projection == "area_weighted"
+               else "b from -90 to 90 deg."))),
     ]
 
 
@@ -211,9 +200,9 @@ def _subhalo_directions(l_deg: np.ndarray, b_deg: np.ndarray) -> np.ndarray:
     return np.asarray(hp.ang2vec(l_deg[finite], b_deg[finite], lonlat=True)).reshape(-1, 3)
 
 
-def _noise_free_signal(branch: BranchData, test: ShardedDataset, test_index: int, height: int,
-                       width: int) -> np.ndarray:
-    """The signal step's (2, H, W) projected signal of positive test example ``test_index`` [muas/yr].
+def _noise_free_signal(branch: BranchData, test: ShardedDataset, test_index: int) -> np.ndarray:
+    """The signal step's (2, H, W) signal of positive test example ``test_index``, as the network
+    input represents it [muas/yr].
 
     Signal shard ``s`` holds, in order, the positive examples of test shard ``s``.
     """
@@ -222,14 +211,18 @@ def _noise_free_signal(branch: BranchData, test: ShardedDataset, test_index: int
     positive = len(test.class_names) - 1
     position = int(np.sum(test.labels[shard * shard_size:test_index] == positive))
     signal, _ = load_signal(branch.outputs["signal:test"], shard)
-    return project_maps(signal[position], height, width)
+    config = branch.simulation
+    return project(signal[position], config.projection, config.image_height, config.image_width)
 
 
-def _fig7_figure(signal, data, attribution, l_deg, b_deg) -> MplFigure:
-    """Noise-free |u|, data |u| and the smoothed attribution of one map, subhalos circled."""
+def _fig7_figure(signal, data, attribution, l_deg, b_deg, projection: str) -> MplFigure:
+    """Noise-free |u|, data |u| and the smoothed attribution of one cylindrical image (rows equal
+    steps in b for "nearest", in sin b for "area_weighted"), subhalos circled."""
     figure = MplFigure(figsize=(12, 2.6), constrained_layout=True)
     axes = figure.subplots(1, 3)
-    extent = (180.0, -180.0, -90.0, 90.0)
+    equal_area = projection == "area_weighted"
+    extent = (180.0, -180.0, -1.0, 1.0) if equal_area else (180.0, -180.0, -90.0, 90.0)
+    vertical = np.sin(np.radians(np.asarray(b_deg))) if equal_area else b_deg
     panels = ((np.hypot(*signal), "noise-free |u| (muas/yr)", "magma"),
               (np.hypot(*data), "data |u| (muas/yr)", "magma"),
               (attribution / max(float(attribution.max()), 1e-300), "positive IG, smoothed (normalised)", "viridis"))
@@ -239,11 +232,11 @@ def _fig7_figure(signal, data, attribution, l_deg, b_deg) -> MplFigure:
         shown = axes_.imshow(image, origin="lower", extent=extent, aspect="auto", cmap=cmap, interpolation="nearest",
                              vmax=float(np.percentile(image, DISPLAY_PERCENTILE)))
         figure.colorbar(shown, ax=axes_, fraction=0.04, pad=0.01)
-        axes_.scatter(wrapped_l, b_deg, s=60, facecolors="none", edgecolors="cyan", linewidths=1.0)
+        axes_.scatter(wrapped_l, vertical, s=60, facecolors="none", edgecolors="cyan", linewidths=1.0)
         axes_.set_title(title, fontsize=9)
         axes_.set_xlabel("l (deg)", fontsize=8)
         axes_.tick_params(labelsize=7)
-    axes[0].set_ylabel("b (deg)", fontsize=8)
+    axes[0].set_ylabel("sin b" if equal_area else "b (deg)", fontsize=8)
     axes[2].contour(attribution >= threshold, levels=[0.5], colors="red", linewidths=0.8, origin="lower",
                     extent=extent)
     return figure

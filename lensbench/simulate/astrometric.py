@@ -13,8 +13,8 @@ Two stages, because the signal does not depend on the survey (Vattis+21 sections
    survey: quasar counts per pixel n_q ~ Poisson(N_q / 12 nside^2), each velocity component
    ~ Normal(signal, sigma_u / sqrt(n_q)) (the mean of n_q quasars). A pixel without quasars has
    no measurement; its value is 0 (what a velocity of unknown sign averages to). At Table I
-   scenarios the mean count is >= 8138, so this never happens there. The maps are projected to
-   Cartesian images (channels v_l, v_b) for the CNNs.
+   scenarios the mean count is >= 8138, so this never happens there. The maps become the CNNs'
+   input (channels v_l, v_b) by the ``projection`` of :mod:`lensbench.simulate.sky_projection`.
 
 The map engine tiles the fine grid into NESTED blocks (``[execution] block_nside``), keeps the
 (subhalo, block) pairs whose block can reach within the truncation angle (searched band by band of
@@ -36,16 +36,18 @@ would make that layout a public contract between modules. The physics itself is 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-import healpy as hp
 import numpy as np
 import torch
 
 from lensbench.execution import ExecutionConfig
+from lensbench.lazy import lazy_module
 from lensbench.physics import units
 from lensbench.physics.astrometry import (
     Vector,
@@ -61,7 +63,11 @@ from lensbench.physics.astrometry import (
 )
 from lensbench.simulate.milky_way import MilkyWayPopulation, sample_population
 
+# healpy imports matplotlib and astropy: imported at first use, not when a spec is validated.
+hp = lazy_module("healpy")
+
 FieldName = Literal["deflection", "velocity", "acceleration"]
+Projection = Literal["nearest", "area_weighted", "healpix_faces"]
 
 #: Factor from the raw result of each field (rad, (km/s)/kpc, ((km/s)/kpc)^2) to muas, muas/yr, muas/yr^2.
 FIELD_UNITS = {
@@ -69,6 +75,13 @@ FIELD_UNITS = {
     "velocity": units.MUAS_PER_YR_PER_KMS_PER_KPC,
     "acceleration": units.MUAS_PER_YR2_PER_KMS_PER_KPC_SQUARED,
 }
+
+
+MAX_NSIDE = 1024
+"""Largest HEALPix nside of the signal and data grids: 12.6 million pixels, whose unit vectors
+alone take 300 MB in float64 (the paper uses 128 and 32)."""
+MAX_IMAGE_SIDE = 4096
+"""Largest side of the Cartesian projection (pixels)."""
 
 
 @dataclass(frozen=True)
@@ -86,27 +99,34 @@ class AstrometricConfig:
     data_nside: int = 32
     """HEALPix nside of the data maps (paper: 32, 12288 pixels); must divide nside."""
     image_height: int = 64
-    """Rows of the Cartesian projection fed to the CNNs [pixels]."""
+    """Rows of the projected image fed to the CNNs [pixels] (not used by "healpix_faces")."""
     image_width: int = 128
-    """Columns of the Cartesian projection fed to the CNNs [pixels]."""
+    """Columns of the projected image fed to the CNNs [pixels] (not used by "healpix_faces")."""
+    projection: Projection = "nearest"
+    """How a data map becomes the network input (:mod:`lensbench.simulate.sky_projection`):
+    "nearest" samples a Cartesian image at pixel centres (drops data pixels), "area_weighted"
+    averages every data pixel onto an equal-area cylindrical image, "healpix_faces" stacks the
+    12 base faces of the NESTED map (12 data_nside x data_nside pixels, no projection)."""
     n_top: int = 10
     """Number of most-signalling subhalos whose positions are recorded per map."""
 
     def __post_init__(self):
         for name in ("nside", "data_nside"):
             value = getattr(self, name)
-            if value < 1 or value & (value - 1):
-                raise ValueError(f"{name} must be a power of 2, got {value}")
+            if value < 1 or value & (value - 1) or value > MAX_NSIDE:
+                raise ValueError(f"{name} must be a power of 2 up to {MAX_NSIDE}, got {value}")
         if self.nside % self.data_nside:
             raise ValueError("data_nside must divide nside")
         if not 0 < self.truncation_deg < 90:
             raise ValueError(f"truncation_deg must be in (0, 90), got {self.truncation_deg}")
         if self.field not in FIELD_UNITS:
             raise ValueError(f"field must be one of {', '.join(FIELD_UNITS)}, got {self.field!r}")
-        if self.image_height < 1 or self.image_width < 1:
-            raise ValueError("image_height and image_width must be >= 1")
+        if not (1 <= self.image_height <= MAX_IMAGE_SIDE and 1 <= self.image_width <= MAX_IMAGE_SIDE):
+            raise ValueError(f"image_height and image_width must be in [1, {MAX_IMAGE_SIDE}] pixels")
         if self.n_top < 1:
             raise ValueError("n_top must be >= 1")
+        if self.projection not in typing.get_args(Projection):
+            raise ValueError(f"projection must be one of {', '.join(typing.get_args(Projection))}, got {self.projection!r}")
 
 
 @dataclass(frozen=True)
@@ -114,9 +134,9 @@ class AstrometricSurvey:
     """A quasar astrometry survey (``[survey]``; Vattis+21 Table I)."""
 
     n_quasars: float = 1e8
-    """Total number of quasars N_q on the sky."""
+    """Total number of quasars N_q on the sky; a pixel holds Poisson(N_q / npix) of them."""
     sigma_u: float = 1.0
-    """Velocity uncertainty of one quasar, per component [muas/yr]."""
+    """Velocity noise of one quasar, per component [muas/yr]; a pixel's noise is sigma_u / sqrt(its quasars)."""
 
     def __post_init__(self):
         if not self.n_quasars > 0:
@@ -715,35 +735,6 @@ def data_maps(
     return np.where(counts > 0, mean + sigma * noise, 0.0).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=8)
-def _projection_index(nside: int, height: int, width: int) -> np.ndarray:
-    """HEALPix (RING) pixel seen at each pixel of a full-sky Cartesian image, from healpy's projector."""
-    projector = hp.projector.CartesianProj(xsize=width, ysize=height)
-    return projector.projmap(np.arange(hp.nside2npix(nside), dtype=np.float64), lambda x, y, z: hp.vec2pix(nside, x, y, z)).astype(np.int64)
-
-
-def project_maps(maps: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Project HEALPix maps (RING) to full-sky Cartesian images with healpy's CartesianProj.
-
-    Columns run from l = 180 deg on the left through l = 0 to l = -180 deg on the right (healpy's
-    astronomical convention); row 0 is the southernmost (b near -90 deg), so show images with
-    ``origin="lower"``. Each image pixel takes the value of the HEALPix pixel containing its
-    centre.
-
-    Parameters
-    ----------
-    maps : np.ndarray
-        (..., npix).
-
-    Returns
-    -------
-    np.ndarray
-        (..., height, width), dtype of ``maps``.
-    """
-    index = _projection_index(hp.npix2nside(maps.shape[-1]), height, width)
-    return maps[..., index]
-
-
 def observe(
     config: AstrometricConfig,
     survey: AstrometricSurvey,
@@ -751,15 +742,27 @@ def observe(
     with_signal: bool,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """CNN input images of a survey: :func:`data_maps` projected by :func:`project_maps`.
+    """CNN inputs of a survey: :func:`data_maps` through ``config.projection``
+    (:func:`lensbench.simulate.sky_projection.project`).
 
     Returns
     -------
     np.ndarray
-        (n, 2, image_height, image_width) float32, channels v_l, v_b [muas/yr].
+        (n, 2, H, W) float32, channels v_l, v_b [muas/yr]; (H, W) is (image_height, image_width),
+        or (12 data_nside, data_nside) for "healpix_faces".
     """
+    from lensbench.simulate.sky_projection import project  # healpy: imported lazily, as ``hp`` above
+
     maps = data_maps(config, survey, signal, with_signal, rng)
-    return project_maps(maps, config.image_height, config.image_width)
+    return project(maps, config.projection, config.image_height, config.image_width)
+
+
+def signal_part(config: AstrometricConfig) -> AstrometricConfig:
+    """``config`` with the options that shape only the network input (projection, image size)
+    at their defaults: what the survey-independent signal maps depend on (the signal step's key)."""
+    defaults = AstrometricConfig()
+    return dataclasses.replace(config, projection=defaults.projection, image_height=defaults.image_height,
+                               image_width=defaults.image_width)
 
 
 def mollweide(healpix_map: np.ndarray, width: int = 800) -> np.ndarray:

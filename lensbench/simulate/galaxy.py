@@ -21,7 +21,7 @@ import numpy as np
 
 from lensbench.execution import ExecutionConfig
 from lensbench.physics.cosmology import lensing_distances
-from lensbench.simulate.priors import Prior, sample_priors
+from lensbench.simulate.priors import Prior, nonnegative, sample_priors
 from lensbench.simulate.scene import Scene
 from lensbench.simulate.strong import SERSIC_SHAPE, StrongLensingSurvey, render, renderers, sersic_light
 from lensbench.simulate.substructure import HostLenses, PopulationConfig, draw_population
@@ -30,6 +30,8 @@ CLASS_NAMES = ("no_halo", "halo")
 """Classes of the galaxy kind, in label order."""
 PRIOR_NAMES = ("galaxy_amp", "galaxy_magnitude") + tuple(f"galaxy_{key}" for key in SERSIC_SHAPE)
 """Every prior name the galaxy kind understands."""
+PRIOR_RANGES = nonnegative(("galaxy_amp", "galaxy_R_sersic", "galaxy_n_sersic"))
+"""Physical ranges a prior's support must lie in: amplitude, Sersic radius (arcsec) and index >= 0."""
 OPTIONAL_DEFAULTS = {"galaxy_e1": 0.0, "galaxy_e2": 0.0, "galaxy_center_x": 0.0, "galaxy_center_y": 0.0}
 
 
@@ -71,7 +73,10 @@ class GalaxyConfig:
     """
 
     backend: str = field(default="torch", metadata={"choices": renderers})
-    priors: dict[str, Prior] = field(default_factory=_ko_galaxy_priors)
+    priors: dict[str, Prior] = field(default_factory=_ko_galaxy_priors, metadata={
+        "keys": lambda: PRIOR_NAMES, "what": "prior", "ranges": PRIOR_RANGES,
+        "help": "Galaxy light, prior name -> prior (names below, explained in lensbench/simulate/galaxy.py); "
+                "default Ko's Table I."})
     halo: PopulationConfig = field(default_factory=lambda: PopulationConfig(kind="halo"))
 
     def __post_init__(self):

@@ -50,7 +50,7 @@ from lensbench.physics.cosmology import (
     sis_einstein_radius,
 )
 from lensbench.simulate import noise
-from lensbench.simulate.priors import Prior, sample_priors
+from lensbench.simulate.priors import Prior, nonnegative, sample_priors
 from lensbench.simulate.scene import LENS_PROFILES, Observation, Scene
 from lensbench.simulate.substructure import HostLenses, PopulationConfig, draw_population
 
@@ -70,6 +70,12 @@ OPTIONAL_DEFAULTS = {"z_lens": 0.5, "z_source": 1.0, "lens_e1": 0.0, "lens_e2": 
                      "lens_center_y": 0.0, "source_e1": 0.0, "source_e2": 0.0, "source_center_x": 0.0,
                      "source_center_y": 0.0, "lens_light_e1": 0.0, "lens_light_e2": 0.0}
 """Values of parameters whose prior is omitted."""
+PRIOR_RANGES = nonnegative(("z_lens", "z_source", "host_m200", "shear_gamma_ext")
+                           + LENS_STRENGTH
+                           + tuple(f"source_{key}" for key in ("amp", "amp_ratio", "R_sersic", "n_sersic"))
+                           + tuple(f"lens_light_{key}" for key in ("amp", "R_sersic", "n_sersic")))
+"""Physical ranges a prior's support must lie in: redshifts, masses, the velocity dispersion,
+Einstein radius and shear modulus, amplitudes, Sersic radii (arcsec) and indices are >= 0."""
 
 
 def _fixed(value: float) -> Prior:
@@ -93,6 +99,12 @@ def _deeplense_classes() -> dict[str, PopulationConfig]:
                                 m_max=1e10, r_min=0.25, r_max=2.0),
         "vortex": PopulationConfig(kind="vortex"),
     }
+
+
+MAX_NPIX = 4096
+"""Largest image side (pixels): one 4096 x 4096 float32 image is 64 MB."""
+MAX_SUPERSAMPLING = 32
+"""Most sub-pixels per pixel side."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +152,10 @@ class StrongLensingSurvey:
 
     def __post_init__(self):
         problems = []
-        if int(self.npix) != self.npix or self.npix < 8:
-            problems.append(f"npix must be an integer >= 8, got {self.npix}")
+        if int(self.npix) != self.npix or not 8 <= self.npix <= MAX_NPIX:
+            problems.append(f"npix must be an integer in [8, {MAX_NPIX}], got {self.npix}")
+        if int(self.supersampling) == self.supersampling and self.supersampling > MAX_SUPERSAMPLING:
+            problems.append(f"supersampling must be <= {MAX_SUPERSAMPLING}, got {self.supersampling}")
         if not self.pixel_scale > 0:
             problems.append(f"pixel_scale must be > 0 arcsec, got {self.pixel_scale}")
         if self.psf_fwhm is not None and not self.psf_fwhm > 0:
@@ -256,7 +270,10 @@ class StrongLensingConfig:
     lens_profile: str = field(default="sie", metadata={"choices": lambda: LENS_PROFILES})
     shear: bool = True
     lens_light: bool = False
-    priors: dict[str, Prior] = field(default_factory=_deeplense_priors)
+    priors: dict[str, Prior] = field(default_factory=_deeplense_priors, metadata={
+        "keys": lambda: PRIOR_NAMES, "what": "prior", "ranges": PRIOR_RANGES,
+        "help": "Per-lens parameters, prior name -> prior (names below, explained in lensbench/simulate/strong.py; "
+                "angles in arcsec, masses in Msun, velocities in km/s)."})
     h0: float = 70.0
     omega_m: float = 0.3
     einstein_distances: Literal["angular_diameter", "luminosity"] = "angular_diameter"

@@ -15,6 +15,7 @@ from typing import Any
 
 from lensbench.errors import SpecError, SpecIssue
 from lensbench.io.canonical import sha256_of
+from lensbench.spec.checks import spec_problems
 from lensbench.spec.convert import MISSING, Converter
 from lensbench.execution import ExecutionConfig
 from lensbench.spec.load import RawSpec, flatten, set_dotted
@@ -217,12 +218,16 @@ def _one(raw: RawSpec, data: dict, branch: dict, grid: dict, issues: list) -> Sp
     issues.extend(conv.issues)
     if conv.issues or any(v is MISSING for v in (*sections.values(), config, survey)):
         return None
-    return Spec(
+    spec = Spec(
         experiment=sections["experiment"], simulation_kind=kind.name, simulation=config, survey=survey,
         survey_scenario=scenario, data=sections["data"], model=sections["model"], training=sections["training"],
         evaluation=sections["evaluation"], report=sections["report"], execution=sections["execution"],
         application=sections["application"], task_sections=owned, grid=grid, branch=branch, resolved=data, document=raw.data, source=str(raw.path), preset=raw.preset,
     )
+    for key, message in spec_problems(spec):
+        conv.error(key, message)
+    issues.extend(conv.issues)
+    return None if conv.issues else spec
 
 
 def _task_sections(conv: Converter, data: dict, experiment) -> dict[str, Any]:

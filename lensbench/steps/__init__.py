@@ -6,6 +6,8 @@ A step kind is a class with
   cache entries are not reused;
 - ``CACHED`` (bool): whether its output goes to the cache (the report step writes to the
   run's output folder instead);
+- ``THREADS_IN_KEY`` (bool, optional): whether torch's CPU thread count is part of its cache key
+  (kinds that train or run a network: their float reductions depend on it);
 - ``params(spec, ...) -> dict``: the step's own configuration, hashed into its cache key;
 - ``run(ctx: StepContext) -> dict``: does the work in ``ctx.work`` and returns a small summary
   stored in ``meta.json``.

@@ -24,6 +24,7 @@ class EvaluateStep:
 
     VERSION = 1
     CACHED = True
+    THREADS_IN_KEY = True  # the model's forward pass rounds differently with other thread counts
 
     @staticmethod
     def params(spec) -> dict:
@@ -33,7 +34,7 @@ class EvaluateStep:
     def run(ctx: StepContext) -> dict:
         p = ctx.params
         model, info = load_model(ctx.inputs["model"])
-        test = ShardedDataset(ctx.inputs["test"], transform=normaliser(info["normalize"]))
+        test = ShardedDataset(ctx.inputs["test"], transform=normaliser(info["normalize"], info.get("normalize_constants")))
         outputs = predict(model, test, batch_size=256, device=ctx.device, task=p["task"])
         write_atomic(ctx.work / "predictions.npy", npy_bytes(outputs.astype(np.float32)))
         if p["task"] == "classify":

@@ -34,6 +34,9 @@ class SignalStep:
     def params(spec, split: str) -> dict:
         """The simulate step's configuration less the survey (and labels): what the signal depends on."""
         full = SimulateStep.params(spec, split)
+        signal_part = SIMULATION_KINDS.get(full["kind"]).signal_part
+        if signal_part is not None:  # options of the observation only (e.g. the projection) stay out of the key
+            full["simulation"] = signal_part(full["simulation"])
         return {key: full[key] for key in ("kind", "simulation", "split", "n", "classes", "shard_size", "seed")}
 
     @staticmethod

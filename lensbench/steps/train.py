@@ -15,6 +15,7 @@ import torch
 from lensbench.io.atomic import write_atomic, write_json
 from lensbench.io.canonical import to_jsonable
 from lensbench.models import build_model
+from lensbench.io.preprocess import DATASET_NORMALISATIONS, dataset_constants
 from lensbench.models.saved import normaliser
 from lensbench.simulate.store import ShardedDataset
 from lensbench.steps.base import STEP_KINDS, StepContext
@@ -27,12 +28,18 @@ class TrainStep:
 
     VERSION = 1
     CACHED = True
+    THREADS_IN_KEY = True  # other thread counts train other weights (smoke: up to 2.7e-3)
 
     @staticmethod
     def run(ctx: StepContext) -> dict:
         p = ctx.params
         training = p["training"]
-        transform = normaliser(training.normalize)
+        constants = None
+        if training.normalize in DATASET_NORMALISATIONS:  # from the training split only, saved in model.json
+            raw = ShardedDataset(ctx.inputs["train"])
+            constants = dataset_constants(raw.images(range(lo, min(lo + 256, len(raw))))
+                                          for lo in range(0, len(raw), 256))
+        transform = normaliser(training.normalize, constants)
         train_set = ShardedDataset(ctx.inputs["train"], transform=transform)
         val_set = ShardedDataset(ctx.inputs["val"], transform=transform)
         manifest = train_set.manifest
@@ -58,8 +65,12 @@ class TrainStep:
             "labels": manifest["labels"],
             "label_scale": manifest["label_scale"],
             "normalize": training.normalize,
+            "normalize_constants": constants,  # per-channel mean and std of the train split ("dataset")
             "training": to_jsonable(training),
             "simulation_kind": manifest["kind"],
+            "pixel_scale": getattr(p.get("survey"), "pixel_scale", None),  # arcsec/px; None: no pixels
+            "simulation": to_jsonable(p.get("simulation")),
+            "survey": to_jsonable(p.get("survey")),
         }
         write_json(ctx.work / "model.json", info)
         write_json(ctx.work / "history.json", history.to_dict())

@@ -26,6 +26,10 @@ def _schedulers():
     return SCHEDULERS
 
 
+MAX_BATCH_SIZE = 65_536
+"""Largest batch: 65,536 images of 2 x 64 x 128 float32 are 4 GB before any activation."""
+
+
 def _min(value):
     return {"min": value}
 
@@ -59,30 +63,35 @@ class TrainConfig:
         Stop after this many consecutive epochs without improvement; None never stops early.
     device : {"auto", "cpu", "cuda"}
         The device asked for; the caller resolves ``"auto"`` and passes the result to ``fit``.
-    normalize : {"none", "max", "standardize"}
-        Per-image normalisation of the inputs (applied by the datasets, not by ``fit``).
+    normalize : {"none", "max", "standardize", "dataset"}
+        Normalisation of the inputs (applied by the datasets, not by ``fit``): per image, or
+        ``"dataset"``, each channel's mean and standard deviation over the training split
+        (saved with the model as ``normalize_constants``).
     seed : int or None
         Seeds the weights (through the model builder) and the batch order and dropout (through
         ``fit``); None means the experiment seed, filled in with :meth:`seeded` before training.
     """
 
-    epochs: int = field(default=10, metadata=_min(1))
-    batch_size: int = field(default=32, metadata=_min(1))
+    epochs: int = field(default=10, metadata={"min": 1, "max": 100_000})
+    batch_size: int = field(default=32, metadata={"min": 1, "max": MAX_BATCH_SIZE})
     lr: float = field(default=1e-3, metadata=_min(0.0))
     optimizer: str = field(default="adam", metadata={"choices": _optimizers})
     momentum: float = field(default=0.9, metadata=_min(0.0))
     weight_decay: float = field(default=0.0, metadata=_min(0.0))
     scheduler: str = field(default="none", metadata={"choices": _schedulers})
-    t_0: int = field(default=10, metadata=_min(1))
-    t_mult: int = field(default=1, metadata=_min(1))
-    eta_min: float = field(default=0.0, metadata=_min(0.0))
-    warmup_epochs: int = field(default=0, metadata=_min(0))
-    cycle_gamma: float = field(default=1.0, metadata=_min(0.0))
-    plateau_patience: int = field(default=5, metadata=_min(1))
-    plateau_factor: float = field(default=0.1, metadata={"min": 0.0, "max": 1.0})
+    t_0: int = field(default=10, metadata={"min": 1, "help": "Epochs in the first cycle of the cosine schedules."})
+    t_mult: int = field(default=1, metadata={"min": 1, "help": "Growth of each cosine cycle's length after a restart."})
+    eta_min: float = field(default=0.0, metadata={"min": 0.0, "help": "Lowest learning rate of the cosine schedules."})
+    warmup_epochs: int = field(default=0, metadata={"min": 0, "help": "Epochs of linear warm-up of `cosine_warmup_restarts`."})
+    cycle_gamma: float = field(default=1.0, metadata={
+        "min": 0.0, "help": "Factor on the peak learning rate at each restart of `cosine_warmup_restarts`."})
+    plateau_patience: int = field(default=5, metadata={
+        "min": 1, "help": "Epochs without improvement of the validation loss before `plateau` cuts the rate."})
+    plateau_factor: float = field(default=0.1, metadata={
+        "min": 0.0, "max": 1.0, "help": "Factor `plateau` multiplies the learning rate by."})
     early_stopping_patience: int | None = field(default=None, metadata=_min(1))
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    normalize: Literal["none", "max", "standardize"] = "none"
+    normalize: Literal["none", "max", "standardize", "dataset"] = "none"
     seed: int | None = field(default=None, metadata=_min(0))
 
     def __post_init__(self):

@@ -20,7 +20,8 @@ def _parameter_count(model: torch.nn.Module) -> int:
 
 
 def test_registry_holds_the_six_architectures():
-    assert ARCHITECTURES.names() == sorted(NAMES)
+    # and the HEALPix face CNN, which takes only the face layout (tests/models/test_healpix.py)
+    assert ARCHITECTURES.names() == sorted(NAMES + ["healpix_cnn"])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -69,8 +70,8 @@ def test_vit_patch_and_token_count():
 
 
 def test_unknown_architecture_lists_names():
-    with pytest.raises(KeyError, match="unknown architecture 'resnet81'; one of: alexnet, cnn, resnet18, "
-                                       "resnet50, vgg11, vit"):
+    with pytest.raises(KeyError, match="unknown architecture 'resnet81'; one of: alexnet, cnn, healpix_cnn, "
+                                       "resnet18, resnet50, vgg11, vit"):
         build_model("resnet81", in_channels=1, num_outputs=2, input_size=(64, 64))
 
 

@@ -29,7 +29,7 @@ def test_values_are_checked_against_the_annotations():
 
 def test_an_unknown_architecture_gives_the_registry_message():
     assert option_errors("resnet81", {"depth": 3}) == [
-        "unknown architecture 'resnet81'; one of: alexnet, cnn, resnet18, resnet50, vgg11, vit "
+        "unknown architecture 'resnet81'; one of: alexnet, cnn, healpix_cnn, resnet18, resnet50, vgg11, vit "
         "(did you mean 'resnet18'?)"]
 
 

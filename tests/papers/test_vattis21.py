@@ -17,7 +17,7 @@ from lensbench.cli import app
 from lensbench.execution import ExecutionConfig
 from lensbench.models import build_model
 from lensbench.papers import PAPER_ANALYSES, vattis21
-from lensbench.papers.vattis21_attribution import attribution_enrichment, image_pixel_directions
+from lensbench.papers.vattis21_attribution import attribution_enrichment
 from lensbench.papers.vattis21_sky import data_figure, signal_figure
 from lensbench.report.branch import BranchData
 from lensbench.report.document import Figure, Paragraph, Table
@@ -26,11 +26,11 @@ from lensbench.simulate.astrometric import (
     AstrometricConfig,
     data_maps,
     observe,
-    project_maps,
     signal_map,
     simulate_signal,
 )
 from lensbench.simulate.milky_way import MilkyWayPopulation, sample_population
+from lensbench.simulate.sky_projection import pixel_directions
 from lensbench.simulate.store import signal_rng, write_manifest, write_shard, write_signal_shard
 
 SPEC = "specs/papers/astrometric.toml"
@@ -112,19 +112,31 @@ def _blocks(section, kind) -> list:
     return [block for block in section.blocks if isinstance(block, kind)]
 
 
-def test_vattis21_is_a_registered_paper_analysis():
-    assert PAPER_ANALYSES.get("vattis21") is vattis21.sections
+def test_vattis21_is_a_registered_paper_analysis(monkeypatch):
+    monkeypatch.setattr(vattis21, "sections", lambda *arguments: arguments)  # imported when called
+    assert PAPER_ANALYSES.get("vattis21")("branches", "paper", "cpu") == ("branches", "paper", "cpu")
 
 
 def test_sections_draw_figs_3_to_7_and_the_training_check(branches):
-    sky, rocs, attribution, check = vattis21.sections(branches, {"C": {"auc": 0.723}}, "cpu")
-    assert [s.title for s in (sky, rocs, attribution, check)] == [
-        "Sky maps (Figs 3-4)", "Surveys and architectures (Figs 5-6)", "Attribution (Fig 7)", "Training check"]
+    sky, rocs, inputs, attribution, check = vattis21.sections(branches, {"C": {"auc": 0.723}}, "cpu")
+    assert [s.title for s in (sky, rocs, inputs, attribution, check)] == [
+        "Sky maps (Figs 3-4)", "Surveys and architectures (Figs 5-6)", "Network input", "Attribution (Fig 7)",
+        "Training check"]
     figures = [f.name for s in (sky, rocs, attribution) for f in _blocks(s, Figure)]
     assert figures == list(ASTRO_FIGURES)
     assert "matches the stored test signal to a relative" in _blocks(sky, Figure)[0].caption
     survey_table = _blocks(rocs, Table)[0]
     assert [row[0] for row in survey_table.rows] == ["C", "D"] and survey_table.rows[0][-1] == 0.723
+    # the physics baselines beside the network: the oracle sees D's strong signal, and D's chi^2 is
+    # (0.1 / 1)^-2 = 100 times C's (the same signals, pixel noise 10 times smaller)
+    columns = survey_table.columns
+    chi2 = {row[0]: row[columns.index("median χ²")] for row in survey_table.rows}
+    assert chi2["D"] == pytest.approx(100 * chi2["C"], rel=1e-6)
+    oracle = {row[0]: row[columns.index("oracle AUC")] for row in survey_table.rows}
+    assert 0.0 <= oracle["C"] <= 1.0 and 0.0 <= oracle["D"] <= 1.0
+    assert "known-template" in _blocks(rocs, Figure)[0].caption
+    input_table = _blocks(inputs, Table)[0]
+    assert {row[1] for row in input_table.rows} == {"nearest"} and input_table.rows[0][-1] == "standardize"
     text = _blocks(attribution, Paragraph)[0].text
     assert f"first {N_PER_CLASS} positive test maps" in text and "times as often as random pixels" in text
     enrichment = _blocks(attribution, Table)[0]
@@ -139,10 +151,10 @@ def test_sections_draw_figs_3_to_7_and_the_training_check(branches):
 def test_without_scenario_d_or_a_signal_the_sections_say_so(branches):
     only_c = {name: replace(b, outputs={k: v for k, v in b.outputs.items() if k != "signal:test"})
               for name, b in branches.items() if name != "D"}
-    sky, rocs, attribution, _ = vattis21.sections(only_c, {}, "cpu")
+    sky, rocs, _, attribution, _ = vattis21.sections(only_c, {}, "cpu")
     assert _blocks(sky, Paragraph)[0].text == "No branch has a signal step: no sky maps to show."
     assert _blocks(attribution, Paragraph)[0].text.startswith("No branch observes scenario D of Table I")
-    assert [f.name for f in _blocks(rocs, Figure)] == ["astro-roc-architectures-0"]
+    assert [f.name for f in _blocks(rocs, Figure)] == ["astro-roc-surveys", "astro-roc-architectures-0"]
 
 
 def test_figures_have_one_panel_per_field_and_component():
@@ -154,18 +166,9 @@ def test_figures_have_one_panel_per_field_and_component():
     assert len([a for a in data_figure(noisy, noisy, "D", width=100).axes if a.images]) == 4
 
 
-def test_image_pixel_directions_are_the_projection_sampling_points():
-    nside, height, width = 8, 16, 32
-    directions = image_pixel_directions(height, width)
-    projected = project_maps(np.arange(hp.nside2npix(nside)), height, width)
-    assert directions.shape == (height, width, 3)
-    np.testing.assert_allclose(np.linalg.norm(directions, axis=-1), 1.0, atol=1e-12)
-    assert np.array_equal(hp.vec2pix(nside, *np.moveaxis(directions, -1, 0)), projected)
-
-
 def test_enrichment_on_a_synthetic_map_with_a_known_answer():
     height, width = 32, 64
-    directions = image_pixel_directions(height, width)
+    directions = pixel_directions("nearest", 8, height, width)
     subhalos = np.asarray(hp.ang2vec([30.0, -100.0], [10.0, -40.0], lonlat=True))
     cosines = directions.reshape(-1, 3) @ subhalos.T
     near = (cosines >= np.cos(np.radians(10.0))).any(axis=1)

@@ -26,7 +26,6 @@ from lensbench.simulate.astrometric import (
     mollweide,
     observe,
     pair_field,
-    project_maps,
     signal_field_nested,
     simulate_signal,
     sky_basis,
@@ -35,6 +34,7 @@ from lensbench.simulate.astrometric import (
     _grid,
     _lens_table,
 )
+from lensbench.simulate.sky_projection import project
 from lensbench.simulate.milky_way import (
     MilkyWayPopulation,
     concentration,
@@ -234,7 +234,7 @@ def test_projection_geometry():
     theta, phi = hp.pix2ang(nside, np.arange(hp.nside2npix(nside)))
     latitude = 90 - np.degrees(theta)
     longitude = np.degrees(phi)
-    images = project_maps(np.stack([latitude, longitude]), 32, 64)
+    images = project(np.stack([latitude, longitude]), "nearest", 32, 64)
     assert images.shape == (2, 32, 64)
     assert np.all(np.diff(images[0].mean(axis=1)) > 0)  # row 0 south, rows go north
     assert images[0, 0].max() < -80 and images[0, -1].min() > 80
