@@ -125,15 +125,20 @@ def branch_steps(spec: Spec) -> list[Step]:
     return steps
 
 
-def _environment(kind) -> dict | None:
+def _environment(kind, spec: Spec) -> dict | None:
     """What besides its configuration changes a step's results, for its cache key: torch's CPU
     thread count for kinds with ``THREADS_IN_KEY`` (smoke training with 1 and 2 threads gave
-    weights up to 2.7e-3 apart); None for the others."""
-    if not getattr(kind, "THREADS_IN_KEY", False):
-        return None
-    import torch
+    weights up to 2.7e-3 apart), and whether the simulators' kernels are compiled for kinds with
+    ``COMPILE_IN_KEY`` (torch.compile reorders float operations: compiled and eager renders differ
+    in their last bits); None for the others."""
+    environment = {}
+    if getattr(kind, "THREADS_IN_KEY", False):
+        import torch
 
-    return {"torch_threads": torch.get_num_threads()}
+        environment["torch_threads"] = torch.get_num_threads()
+    if getattr(kind, "COMPILE_IN_KEY", False):
+        environment["compiled"] = spec.execution.use_compile
+    return environment or None
 
 
 def make_plan(specs: list[Spec]) -> Plan:
@@ -149,7 +154,7 @@ def make_plan(specs: list[Spec]) -> Plan:
             step.inputs = {name: alias[i] for name, i in step.inputs.items()}
             kind = STEP_KINDS.get(step.kind)
             step.key = step_key(step.kind, kind.VERSION, step.params, [keys[i] for i in step.inputs.values()],
-                                _environment(kind))
+                                _environment(kind, spec))
             planned = by_key.setdefault((step.kind, step.key), step)
             if planned is step:
                 order.append(step)

@@ -160,3 +160,15 @@ def test_torch_thread_count_is_in_the_keys_of_steps_that_run_a_network():
         torch.set_num_threads(before)
     differ = {step for step in keys[0] if keys[0][step] != keys[1][step]}
     assert {"train", "evaluate"} <= differ and not any(step.startswith("simulate") for step in differ)
+
+
+def test_compiled_and_eager_simulations_do_not_share_a_cache_entry(monkeypatch):
+    """torch.compile reorders float operations, so compiled renders differ from eager ones in their
+    last bits: the two must not be reused for each other."""
+    monkeypatch.delenv("LENSBENCH_NO_COMPILE", raising=False)
+    compiled = smoke_plan(NFW, "execution.compile=true")
+    eager = smoke_plan(NFW, "execution.compile=false")
+    simulate_keys = [{s.key for s in plan.steps if s.kind == "simulate"} for plan in (compiled, eager)]
+    assert simulate_keys[0].isdisjoint(simulate_keys[1])
+    monkeypatch.setenv("LENSBENCH_NO_COMPILE", "1")  # compilation off on this machine: the same as eager
+    assert {s.key for s in smoke_plan(NFW, "execution.compile=true").steps if s.kind == "simulate"} == simulate_keys[1]

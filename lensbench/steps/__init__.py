@@ -8,6 +8,8 @@ A step kind is a class with
   run's output folder instead);
 - ``THREADS_IN_KEY`` (bool, optional): whether torch's CPU thread count is part of its cache key
   (kinds that train or run a network: their float reductions depend on it);
+- ``COMPILE_IN_KEY`` (bool, optional): whether ``[execution] compile`` (as this machine applies
+  it) is part of its cache key (the simulators: compiled and eager kernels differ in the last bits);
 - ``params(spec, ...) -> dict``: the step's own configuration, hashed into its cache key;
 - ``run(ctx: StepContext) -> dict``: does the work in ``ctx.work`` and returns a small summary
   stored in ``meta.json``.
