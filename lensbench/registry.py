@@ -12,6 +12,13 @@ from typing import Callable, Generic, Iterator, TypeVar
 T = TypeVar("T")
 
 
+def unknown_message(what: str, name, names: list[str]) -> str:
+    """``unknown <what> '<name>'; one of: <names> (did you mean '<closest>'?)``, names in the order given."""
+    text = f"unknown {what} '{name}'; one of: {', '.join(names)}"
+    close = difflib.get_close_matches(str(name), list(names), n=1)
+    return text + (f" (did you mean '{close[0]}'?)" if close else "")
+
+
 class Registry(Generic[T]):
     """A mapping from names to objects of one kind.
 
@@ -38,10 +45,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         """The message for an unknown ``name``: the allowed names and the closest match."""
-        names = sorted(self._entries)
-        text = f"unknown {self.kind} '{name}'; one of: {', '.join(names)}"
-        close = difflib.get_close_matches(str(name), names, n=1)
-        return text + (f" (did you mean '{close[0]}'?)" if close else "")
+        return unknown_message(self.kind, name, sorted(self._entries))
 
     def get(self, name: str) -> T:
         """The object registered as ``name``; ``KeyError`` with the list of names otherwise."""

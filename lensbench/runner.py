@@ -185,6 +185,17 @@ def run_plan(plan: Plan, *, cache: Cache, out_dir: Path, device: str = "cpu", fo
         raise UsageError(f"--force {unknown[0]}: no such step; steps: {ids} (or a kind: simulate, train, ...)")
     result = RunResult(plan=plan, out_dir=out_dir)
     started = time.perf_counter()
+    try:
+        _run_steps(plan, cache, out_dir, device, force, progress, echo, result)
+    finally:  # also when a step fails: the entries this run holds are free for the next
+        cache.release()
+    result.wall_time_s = time.perf_counter() - started
+    return result
+
+
+def _run_steps(plan: Plan, cache: Cache, out_dir: Path, device: str, force: tuple[str, ...], progress: bool, echo,
+               result: RunResult) -> None:
+    """Each step from the cache or computed and committed, its record appended to ``result``."""
     folders: dict[str, Path] = {}
     for step in plan.steps:
         kind = STEP_KINDS.get(step.kind)
@@ -223,9 +234,6 @@ def run_plan(plan: Plan, *, cache: Cache, out_dir: Path, device: str = "cpu", fo
         folders[step.id] = folder
         result.records.append(StepRecord(step.id, step.kind, step.key, "ran", wall, folder, folder / "step.log", wall))
         echo(f"  {step.id:<40} done in {wall:.1f} s")
-    cache.release()
-    result.wall_time_s = time.perf_counter() - started
-    return result
 
 
 def run_spec(path, preset: str | None = None, overrides=(), *, out: Path | None = None, cache: Path | None = None,

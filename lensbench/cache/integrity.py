@@ -12,19 +12,18 @@ damaged one, so it counts as bad and is recomputed (see :mod:`lensbench.cache`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from lensbench.io.canonical import canonical_json, sha256_of
+from lensbench.io.fetch import file_digest
 
 META = "meta.json"
 
 
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file's bytes, read in chunks."""
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
+    return file_digest(path, "sha256")
 
 
 def file_manifest(folder: Path) -> dict[str, dict]:

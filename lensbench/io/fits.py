@@ -289,11 +289,11 @@ def _pixels(path: Path, index: int, hdu) -> np.ndarray:
     Raises :class:`_FileUnreadable` when the data run past the end of the file or cannot be
     decoded (a truncated compressed stream, a corrupt tile).
     """
-    if not path.stat().st_size:
+    available = path.stat().st_size
+    if not available:
         raise _FileUnreadable(index, "empty file")
     if not isinstance(hdu, CompImageHDU) and hdu._file.compression is None:
         needed = hdu._data_offset + hdu.size
-        available = path.stat().st_size
         if needed > available:
             raise _FileUnreadable(index, f"truncated: the data of this HDU need {needed} bytes, "
                                          f"the file has {available}")
@@ -354,9 +354,9 @@ def _stem(path: Path) -> str:
 def _image_stamps(summary: FileSummary, problems: list) -> Iterator[Stamp]:
     """Yield one stamp per 2-D image (HDU or cube plane) of a file, in HDU order."""
     path = summary.path
+    stem = _stem(path)
     for index, hdu in _stream_hdus(path):
         for plane, image in _planes(path, index, hdu, _summarise(index, hdu), problems):
-            stem = _stem(path)
             name = f"{stem}[{index}]" if plane is None else f"{stem}[{index}][{plane}]"
             meta = {} if plane is None else {"plane": plane}
             stamp = _usable_or_report(Stamp(name, str(path), index, image, meta), problems)

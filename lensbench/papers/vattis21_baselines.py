@@ -71,10 +71,14 @@ class Baselines:
     sigma: float
 
 
+@functools.lru_cache(maxsize=2)  # the baselines and the kept power read the same folder
 def load_test_signals(folder: Path) -> np.ndarray:
-    """Every signal map of a signal step's folder, shard after shard: (n, 2, npix) [muas/yr], RING."""
+    """Every signal map of a signal step's folder, shard after shard: (n, 2, npix) [muas/yr], RING.
+    The array is shared between callers: read it, never write to it."""
     shards = sorted(Path(folder).glob("signal_[0-9]*.npy"))
-    return np.concatenate([load_signal(folder, index)[0] for index in range(len(shards))])
+    signals = np.concatenate([load_signal(folder, index)[0] for index in range(len(shards))])
+    signals.flags.writeable = False
+    return signals
 
 
 def branch_baselines(branch: BranchData) -> Baselines | None:

@@ -17,7 +17,8 @@ from matplotlib.ticker import MaxNLocator, ScalarFormatter
 from lensbench.execution import ExecutionConfig
 from lensbench.report.branch import BranchData
 from lensbench.report.document import Figure, Paragraph
-from lensbench.simulate.astrometric import data_maps, degrade_nested, mollweide, signal_field_nested, signal_map
+from lensbench.simulate.astrometric import (data_maps, degrade_nested, mollweide, ring_map, signal_field_nested,
+                                          signal_map)
 from lensbench.simulate.milky_way import sample_population
 from lensbench.simulate.store import load_signal, signal_rng
 
@@ -51,7 +52,8 @@ def sky_map_blocks(branches: dict[str, BranchData]) -> list:
     nested, _ = signal_field_nested(config, population, execution)
     redrawn = degrade_nested(config, nested)
     mismatch = float(np.max(np.abs(redrawn - signal[0])) / np.max(np.abs(signal[0])))
-    fields = {name: signal_map(dataclasses.replace(config, field=name), population, execution)
+    fields = {name: ring_map(nested, config.nside) if name == config.field else
+              signal_map(dataclasses.replace(config, field=name), population, execution)
               for name in ("deflection", "velocity", "acceleration")}
     magnitude = np.hypot(*fields["velocity"])
     rng = np.random.default_rng([branch.seed, 4])

@@ -8,25 +8,19 @@ application section, so both say the same.
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
 from lensbench.metrics import binomial_interval
 from lensbench.report.document import Figure, Paragraph, Section, Table
+from lensbench.report.figures import new_figure
+from lensbench.scoring.outputs import CONFIDENCE, INTERVAL_METHOD, fraction_entry
 
-CONFIDENCE = 0.95
 #: Figures of this module, by name, and what they show.
 FIGURE_CAPTIONS = {
     "zoom_curve": "Fraction of real stamps called positive against a zoom of the stamps",
     "score_vs_radius": "Score against half-light radius of the real stamps",
     "radius_distributions": "Half-light radii: real stamps, simulated no-halo prior, size-matched control",
 }
-
-
-def _new_figure(width_in: float, height_in: float) -> MplFigure:
-    figure = MplFigure(figsize=(width_in, height_in), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
 
 
 def _percent(value) -> str:
@@ -82,7 +76,7 @@ def _control_rows(summary: dict) -> list[tuple]:
                      f"stamp in half-light radius and flux; bootstrap over real stamps"))
     if control.get("pool"):
         fraction, size = control["pool"]["fraction"], control["pool"]["size"]
-        low, high = binomial_interval(round(fraction * size), size, CONFIDENCE, "wilson")
+        low, high = binomial_interval(round(fraction * size), size, CONFIDENCE, INTERVAL_METHOD)
         rows.append(("simulated, no halo, training prior", fraction, low, high,
                      "the classifier's false-positive rate on its own simulation"))
     return rows
@@ -134,8 +128,8 @@ def zoom_rows(summary: dict) -> list[tuple]:
     rows = []
     for factor, positive, scored in zip(zoom.get("zooms", ()), zoom.get("positive", ()),
                                         zoom.get("scored", ())):
-        low, high = binomial_interval(positive, scored, CONFIDENCE, "wilson") if scored else (None, None)
-        rows.append((factor, positive, scored, positive / scored if scored else None, low, high))
+        entry = fraction_entry(positive, scored)
+        rows.append((factor, positive, scored, entry["fraction"], *(entry["interval"] or (None, None))))
     return rows
 
 
@@ -146,7 +140,7 @@ def zoom_figure(summary: dict) -> MplFigure:
     zooms = np.array([row[0] for row in rows])
     fractions = np.array([row[3] for row in rows])
     errors = np.array([[row[3] - row[4], row[5] - row[3]] for row in rows]).T
-    figure = _new_figure(5.0, 3.4)
+    figure = new_figure(5.0, 3.4)
     ax = figure.add_subplot()
     ax.errorbar(zooms, fractions, yerr=errors, marker="o", capsize=3, label="real stamps")
     control = summary.get("control") or {}
@@ -167,7 +161,7 @@ def zoom_figure(summary: dict) -> MplFigure:
 def radius_figure(scores: np.ndarray, radii_arcsec: np.ndarray, summary: dict) -> MplFigure:
     """Score against half-light radius (arcsec) of the scored real stamps."""
     finite = np.isfinite(scores) & np.isfinite(radii_arcsec)
-    figure = _new_figure(5.0, 3.4)
+    figure = new_figure(5.0, 3.4)
     ax = figure.add_subplot()
     ax.scatter(radii_arcsec[finite], scores[finite], s=12, alpha=0.7)
     rho = summary["size"]["score_radius_spearman"]
@@ -186,7 +180,7 @@ def distributions_figure(summary: dict) -> MplFigure:
     prior and the size-matched control (arcsec)."""
     histogram = summary["control"]["radius_histogram"]
     edges = np.array(histogram["edges"])
-    figure = _new_figure(5.0, 3.4)
+    figure = new_figure(5.0, 3.4)
     ax = figure.add_subplot()
     styles = {"real": ("real stamps", "tab:blue"), "pool": ("simulated no-halo prior", "tab:gray"),
               "matched": ("size-matched control", "tab:orange")}
@@ -212,9 +206,10 @@ def controls_section(summary: dict, scores: np.ndarray, radii_px: np.ndarray) ->
     blocks = [Paragraph(meaning_text(summary)),
               Table(("sample", f"fraction '{positive}'", "95 % low", "95 % high", "what it is"),
                     rows, "The real fraction beside simulated galaxies that have no halo.")]
-    if zoom_rows(summary):
+    zooms = zoom_rows(summary)
+    if zooms:
         blocks.append(Table(("zoom", f"called '{positive}'", "scored", "fraction", "95 % Wilson low",
-                             "95 % Wilson high"), zoom_rows(summary),
+                             "95 % Wilson high"), zooms,
                             "The real stamps magnified about their centre before preparation."))
         blocks.append(Figure.from_matplotlib("zoom_curve", zoom_figure(summary),
                                              FIGURE_CAPTIONS["zoom_curve"] + "; bars: 95 % Wilson."))

@@ -34,7 +34,7 @@ MAX_OVERLAID = 4  # loss curves: more runs than this get one panel each
 SMALL_MULTIPLE_COLUMNS = 4
 
 
-def _new_figure(width_in: float, height_in: float) -> Figure:
+def new_figure(width_in: float, height_in: float) -> Figure:
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -74,7 +74,7 @@ def _panel_grid(nrows: int, ncols: int, aspect: float, extra_height_in: float = 
     """A figure of nrows x ncols image panels of width/height ``aspect``, at most 12 in wide."""
     width = ncols * PANEL_HEIGHT_IN * aspect + 0.6
     scale = min(1.0, MAX_WIDTH_IN / width)
-    fig = _new_figure(width * scale, nrows * PANEL_HEIGHT_IN * scale + extra_height_in)
+    fig = new_figure(width * scale, nrows * PANEL_HEIGHT_IN * scale + extra_height_in)
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
@@ -135,7 +135,7 @@ def example_images(images, labels, class_names: Sequence[str], per_class: int = 
     aspect = images.shape[3] / images.shape[2]
     width = shown * (per_class * PANEL_HEIGHT_IN * aspect + COLORBAR_WIDTH_IN) + 0.4
     scale = min(1.0, MAX_WIDTH_IN / width)
-    fig = _new_figure(width * scale, len(class_names) * PANEL_HEIGHT_IN * scale + 0.6)
+    fig = new_figure(width * scale, len(class_names) * PANEL_HEIGHT_IN * scale + 0.6)
     chosen = [np.flatnonzero(labels == row)[:per_class] for row in range(len(class_names))]
     for channel, subfigure in enumerate(np.atleast_1d(fig.subfigures(1, shown))):
         name, unit = channels[channel] if channel < len(channels) else (f"channel {channel}", "")
@@ -177,7 +177,7 @@ def loss_curves(histories: Mapping[str, Mapping], max_overlaid: int = MAX_OVERLA
     if len(histories) > max_overlaid:
         ncols = min(SMALL_MULTIPLE_COLUMNS, len(histories))
         nrows = math.ceil(len(histories) / ncols)
-        fig = _new_figure(3.0 * ncols, 2.3 * nrows + 0.3)
+        fig = new_figure(3.0 * ncols, 2.3 * nrows + 0.3)
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
         for ax, (name, history) in zip(axes, histories.items()):
             _plot_history(ax, history, "loss", "C0")
@@ -189,7 +189,7 @@ def loss_curves(histories: Mapping[str, Mapping], max_overlaid: int = MAX_OVERLA
         return fig
     has_accuracy = any(np.size(history.get(key, ())) > 0
                        for history in histories.values() for key in ("train_acc", "val_acc"))
-    fig = _new_figure(10.0 if has_accuracy else 6.0, 4.0)
+    fig = new_figure(10.0 if has_accuracy else 6.0, 4.0)
     axes = fig.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
     for ax, key, title in [(axes[0], "loss", "loss")] + ([(axes[1], "acc", "accuracy")] if has_accuracy else []):
         for index, history in enumerate(histories.values()):
@@ -244,7 +244,7 @@ def roc_curves(curves: Mapping[str, Mapping], paper_auc: Mapping[str, float] | N
     paper_auc : mapping of name to float, optional
         Published AUC of the same configuration, shown beside ours in the legend.
     """
-    fig = _new_figure(5.8, 5.2)
+    fig = new_figure(5.8, 5.2)
     ax = fig.subplots()
     ax.plot([0.0, 1.0], [0.0, 1.0], linestyle=":", color="0.55", label="chance (AUC 0.5)")
     for index, (name, curve) in enumerate(curves.items()):
@@ -278,7 +278,7 @@ def reliability_diagram(curves: Mapping[str, Mapping], ece: Mapping[str, float])
     ece : mapping of name to float
         Expected calibration error of each name, shown in the legend (fraction).
     """
-    fig = _new_figure(5.8, 6.0)
+    fig = new_figure(5.8, 6.0)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot([0.0, 1.0], [0.0, 1.0], linestyle=":", color="0.55", label="perfect calibration")
     for index, (name, curve) in enumerate(curves.items()):
@@ -317,7 +317,7 @@ def confusion_matrix(matrix, class_names: Sequence[str]) -> Figure:
     totals = counts.sum(axis=1, keepdims=True)
     fractions = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     size = 2.2 + 0.9 * len(class_names)
-    fig = _new_figure(size + 1.0, size)
+    fig = new_figure(size + 1.0, size)
     ax = fig.subplots()
     shown = ax.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
     for (row, column), count in np.ndenumerate(counts):
@@ -349,7 +349,7 @@ def agreement(true, pred, names: Sequence[str]) -> Figure:
         raise ValueError(f"true {true.shape} and pred {pred.shape} must both be (N, {len(names)})")
     ncols = min(len(names), 4)
     nrows = math.ceil(len(names) / ncols)
-    fig = _new_figure(3.0 * ncols, 3.0 * nrows)
+    fig = new_figure(3.0 * ncols, 3.0 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for index, ax in enumerate(axes):
         if index >= len(names):
@@ -381,7 +381,7 @@ def histogram(values, bins, xlabel: str) -> Figure:
     """
     values = np.asarray(values, dtype=np.float64).ravel()
     finite = values[np.isfinite(values)]
-    fig = _new_figure(6.0, 4.0)
+    fig = new_figure(6.0, 4.0)
     ax = fig.subplots()
     ax.hist(finite, bins=bins, color="C0", edgecolor="white", linewidth=0.5)
     ax.set_xlabel(xlabel)

@@ -36,6 +36,7 @@ from lensbench.training import predict
 ZOOMS = (0.9, 0.95, 1.0, 1.05, 1.1)
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
+"""Confidence level of every interval of an application (bootstrap and Wilson)."""
 RADIUS_EDGES_ARCSEC = np.geomspace(0.03, 1.5, 26)  # bins of the radius histograms (arcsec)
 
 

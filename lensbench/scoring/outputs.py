@@ -16,10 +16,10 @@ from lensbench.errors import UsageError
 from lensbench.io.atomic import write_atomic
 from lensbench.io.preprocess import CUT_NAMES, Preprocessing
 from lensbench.metrics import binomial_interval
+from lensbench.scoring.controls import CONFIDENCE
 from lensbench.scoring.stream import Rows
 
 APPLY_FORMAT = "lensbench.apply/1"
-CONFIDENCE = 0.95
 INTERVAL_METHOD = "wilson"
 PAPER_KEYS = ("source", "stamps_read", "passed", "positive")
 

@@ -633,6 +633,12 @@ def signal_map(
     return _ring_components(*components, config.nside)
 
 
+def ring_map(nested_field: np.ndarray, nside: int) -> np.ndarray:
+    """(2, npix) components (l, b), RING order, of the (npix, 3) NESTED field of
+    :func:`signal_field_nested` (what :func:`signal_map` returns for the same population)."""
+    return _ring_components(*np.moveaxis(nested_field, -1, 0), nside)
+
+
 def degrade_nested(config: AstrometricConfig, nested_field: np.ndarray) -> np.ndarray:
     """Average 3-D field vectors of the nside grid onto data_nside pixels, components (l, b), RING.
 

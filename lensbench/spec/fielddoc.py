@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import inspect
 import re
 import textwrap
@@ -61,6 +62,7 @@ class KeyDoc:
 
 
 # ------------------------------------------------------------------------------ meanings
+@functools.lru_cache(maxsize=None)  # once per class, not once per field
 def docstring_entries(cls) -> dict[str, str]:
     """Name -> description from the ``Parameters``/``Attributes`` sections of ``cls``'s numpy-style
     docstring (``a, b : float`` entries give both names), each joined into one line."""
@@ -92,6 +94,7 @@ def docstring_entries(cls) -> dict[str, str]:
     return entries
 
 
+@functools.lru_cache(maxsize=None)
 def attribute_docs(cls) -> dict[str, str]:
     """Name -> the string literal written right below each field of ``cls`` (attribute docstrings)."""
     try:

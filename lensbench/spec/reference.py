@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 
 from lensbench.errors import UsageError
+from lensbench.registry import unknown_message
 from lensbench.spec.fielddoc import KeyDoc, key_docs, summary_of, toml_text
 
 
@@ -120,7 +121,7 @@ def section_docs(name: str, kind: str | None = None) -> list[SectionDoc]:
 
     names = section_names()
     if name not in names:
-        raise UsageError(_unknown("section", name, names))
+        raise UsageError(unknown_message("section", name, names))
     if kind is not None and kind not in _kinds():
         raise UsageError(_kinds().unknown_message(kind))
     if name in ("simulation", "survey"):
@@ -169,7 +170,7 @@ def select(target: str | None, kind: str | None = None) -> tuple[list[SectionDoc
         known = sorted({k.key.split(".")[0] for d in docs for k in d.keys})
         about = sorted({k.key for d in docs for k in d.keys if key.lower() in (k.key + " " + k.meaning).lower()})
         related = f"; keys about '{key}': {', '.join(about)}" if about else ""
-        raise UsageError(_unknown(f"key of [{section}]", key, known) + related)
+        raise UsageError(unknown_message(f"key of [{section}]", key, known) + related)
     return matched, key
 
 
@@ -178,14 +179,6 @@ def _matches(asked: str, key: str) -> bool:
     if len(key_parts) < len(asked_parts):
         return False
     return all(a == k or k == "<name>" for a, k in zip(asked_parts, key_parts))
-
-
-def _unknown(what: str, name: str, known) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown {what} '{name}'; one of: {', '.join(known)}{hint}"
 
 
 if __name__ == "__main__":

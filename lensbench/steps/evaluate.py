@@ -27,10 +27,6 @@ class EvaluateStep:
     THREADS_IN_KEY = True  # the model's forward pass rounds differently with other thread counts
 
     @staticmethod
-    def params(spec) -> dict:
-        return {"evaluation": spec.evaluation, "task": spec.experiment.task}
-
-    @staticmethod
     def run(ctx: StepContext) -> dict:
         p = ctx.params
         model, info = load_model(ctx.inputs["model"])

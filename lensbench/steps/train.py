@@ -34,13 +34,12 @@ class TrainStep:
     def run(ctx: StepContext) -> dict:
         p = ctx.params
         training = p["training"]
+        train_set = ShardedDataset(ctx.inputs["train"])
         constants = None
         if training.normalize in DATASET_NORMALISATIONS:  # from the training split only, saved in model.json
-            raw = ShardedDataset(ctx.inputs["train"])
-            constants = dataset_constants(raw.images(range(lo, min(lo + 256, len(raw))))
-                                          for lo in range(0, len(raw), 256))
-        transform = normaliser(training.normalize, constants)
-        train_set = ShardedDataset(ctx.inputs["train"], transform=transform)
+            constants = dataset_constants(train_set.images(range(lo, min(lo + 256, len(train_set))))
+                                          for lo in range(0, len(train_set), 256))  # images() skips the transform
+        train_set.transform = transform = normaliser(training.normalize, constants)
         val_set = ShardedDataset(ctx.inputs["val"], transform=transform)
         manifest = train_set.manifest
         channels, height, width = manifest["image_shape"]

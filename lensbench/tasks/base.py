@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from lensbench.registry import Registry
@@ -103,15 +102,6 @@ class Task:
     def __post_init__(self):
         if self.labels not in ("classes", "parameters"):
             raise ValueError(f"task '{self.name}': labels must be 'classes' or 'parameters', got {self.labels!r}")
-
-
-def output(branch, role: str) -> Path:
-    """The output folder of ``branch``'s step with ``role``; a clear error if it has none."""
-    try:
-        return branch.outputs[role]
-    except KeyError:
-        raise KeyError(f"branch {branch.name} has no step with role '{role}'; roles: "
-                       f"{', '.join(sorted(branch.outputs))}") from None
 
 
 TASKS: Registry[Task] = Registry("task")

@@ -58,7 +58,7 @@ def application_inputs(spec) -> list[str]:
 def missing_inputs(paths: list[str]) -> list[str]:
     """The inputs that do not exist (a glob pattern: that matches nothing)."""
     return [path for path in paths
-            if not (glob.glob(path) if glob.has_magic(path) else Path(path).exists())]
+            if not (glob.glob(path, recursive=True) if glob.has_magic(path) else Path(path).exists())]
 
 
 def application_warnings(spec) -> list[str]:
@@ -79,7 +79,7 @@ def fingerprint(paths: list[str]) -> list:
     changed input invalidates the cached application (glob patterns: of the files they match)."""
     out = []
     for path in paths:
-        matches = sorted(map(Path, glob.glob(path))) if glob.has_magic(path) else [Path(path)]
+        matches = sorted(map(Path, glob.glob(path, recursive=True))) if glob.has_magic(path) else [Path(path)]
         files = [f for match in matches for f in (sorted(match.rglob("*")) if match.is_dir() else [match])]
         out.append([path, [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.is_file()]])
     return out
