@@ -176,13 +176,12 @@ def plan(
 
 @app.command("list")
 def list_():
-    """List registered tasks, simulators, architectures, metrics, priors, step kinds and paper analyses."""
+    """List registered tasks, simulators, architectures, metrics, priors and paper analyses."""
     from lensbench.metrics import METRICS
     from lensbench.models import ARCHITECTURES
     from lensbench.papers import PAPER_ANALYSES
     from lensbench.simulate.priors import PRIORS
     from lensbench.simulate.register import SIMULATION_KINDS
-    from lensbench.steps import STEP_KINDS
     from lensbench.tasks import TASKS
 
     for name in TASKS:
@@ -190,8 +189,7 @@ def list_():
         owned = f" (sections: {', '.join(task.sections)})" if task.sections else ""
         typer.echo(f"task {name}: {task.description}{owned}")
     for title, registry in (("simulators", SIMULATION_KINDS), ("architectures", ARCHITECTURES),
-                            ("metrics", METRICS), ("priors", PRIORS), ("steps", STEP_KINDS),
-                            ("paper analyses", PAPER_ANALYSES)):
+                            ("metrics", METRICS), ("priors", PRIORS), ("paper analyses", PAPER_ANALYSES)):
         typer.echo(f"{title}: {', '.join(registry.names())}")
 
 

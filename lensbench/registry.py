@@ -7,9 +7,23 @@ one, says which names exist (``unknown architecture 'resnet81'; one of: alexnet,
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
+
+
+class _Deferred:
+    """An entry registered by :meth:`Registry.register_lazy`: ``"package.module:attribute"``."""
+
+    def __init__(self, target: str):
+        module, _, attribute = target.partition(":")
+        if not module or not attribute:
+            raise ValueError(f"a lazy entry is 'package.module:attribute', got {target!r}")
+        self.module, self.attribute = module, attribute
+
+    def load(self):
+        return getattr(importlib.import_module(self.module), self.attribute)
 
 
 def unknown_message(what: str, name, names: list[str]) -> str:
@@ -43,6 +57,21 @@ class Registry(Generic[T]):
 
         return add
 
+    def register_lazy(self, name: str, target: str) -> None:
+        """Add ``name`` as ``"package.module:attribute"``, imported at the first :meth:`get`.
+
+        The name is listed and checked at once, without importing its module (``lensbench
+        validate`` and ``lensbench list`` need no torch); a name can be registered once.
+        """
+        if name in self._entries:
+            raise ValueError(f"{self.kind} '{name}' is already registered")
+        self._entries[name] = _Deferred(target)
+
+    def location(self, name: str) -> tuple[str, str] | None:
+        """``(module, attribute)`` of a lazy entry not imported yet, else None (see :meth:`register_lazy`)."""
+        entry = self._entries.get(name)
+        return (entry.module, entry.attribute) if isinstance(entry, _Deferred) else None
+
     def unknown_message(self, name: str) -> str:
         """The message for an unknown ``name``: the allowed names and the closest match."""
         return unknown_message(self.kind, name, sorted(self._entries))
@@ -50,9 +79,12 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The object registered as ``name``; ``KeyError`` with the list of names otherwise."""
         try:
-            return self._entries[name]
+            entry = self._entries[name]
         except KeyError:
             raise KeyError(self.unknown_message(name)) from None
+        if isinstance(entry, _Deferred):
+            entry = self._entries[name] = entry.load()
+        return entry
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

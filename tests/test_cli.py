@@ -24,7 +24,7 @@ SPEC = "specs/examples/nfw_detection.toml"
 def test_list_names_every_registry():
     result = CliRunner().invoke(app, ["list"])
     assert result.exit_code == 0
-    for expected in ("strong_lensing", "resnet18", "auc", "lognormal", "simulate"):
+    for expected in ("classify", "strong_lensing", "resnet18", "auc", "lognormal", "vattis21"):
         assert expected in result.output
 
 

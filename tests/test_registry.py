@@ -57,3 +57,18 @@ def test_an_empty_registry_says_so_for_any_name():
     assert list(registry) == []
     with pytest.raises(KeyError, match="unknown simulator 'strong'; one of: "):
         registry.get("strong")
+
+
+def test_a_lazy_entry_is_listed_at_once_and_imported_at_the_first_get():
+    registry = Registry("thing")
+    registry.register_lazy("dumps", "json:dumps")
+    assert registry.names() == ["dumps"] and "dumps" in registry
+    assert registry.location("dumps") == ("json", "dumps")
+    import json
+
+    assert registry.get("dumps") is json.dumps
+    assert registry.location("dumps") is None  # resolved once, then an ordinary entry
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_lazy("dumps", "json:loads")
+    with pytest.raises(ValueError, match="'package.module:attribute'"):
+        registry.register_lazy("bad", "json.dumps")

@@ -9,27 +9,21 @@ fine-tuning. Models return logits (classification) or raw outputs (regression).
 from __future__ import annotations
 
 import difflib
-import inspect
 import typing
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import torch
-from torch import nn
-
-from lensbench.models.alexnet import alexnet
-from lensbench.models.cnn import cnn
-from lensbench.models.healpix import healpix_cnn
-from lensbench.models.resnet import resnet18, resnet50
-from lensbench.models.vgg import vgg11
-from lensbench.models.vit import vit
+from lensbench.models.signatures import builder_options
 from lensbench.registry import Registry
 
-ARCHITECTURES: Registry[Callable[..., nn.Module]] = Registry("architecture")
-for _name, _builder in (("cnn", cnn), ("resnet18", resnet18), ("resnet50", resnet50), ("vgg11", vgg11),
-                        ("alexnet", alexnet), ("vit", vit), ("healpix_cnn", healpix_cnn)):
-    ARCHITECTURES.register(_name)(_builder)
+if TYPE_CHECKING:
+    from torch import nn
 
-_COMMON_ARGUMENTS = ("in_channels", "num_outputs", "input_size")
+ARCHITECTURES: Registry[Callable[..., "nn.Module"]] = Registry("architecture")
+# Registered lazily: listing and validating names and options imports no torch (signatures.py).
+for _name, _target in (("cnn", "cnn:cnn"), ("resnet18", "resnet:resnet18"), ("resnet50", "resnet:resnet50"),
+                       ("vgg11", "vgg:vgg11"), ("alexnet", "alexnet:alexnet"), ("vit", "vit:vit"),
+                       ("healpix_cnn", "healpix:healpix_cnn")):
+    ARCHITECTURES.register_lazy(_name, f"lensbench.models.{_target}")
 
 
 def model_options(name: str) -> dict[str, Any]:
@@ -40,8 +34,7 @@ def model_options(name: str) -> dict[str, Any]:
     KeyError
         For an unknown architecture, with the registry's list of names.
     """
-    parameters = inspect.signature(ARCHITECTURES.get(name)).parameters.values()
-    return {p.name: p.default for p in parameters if p.name not in _COMMON_ARGUMENTS}
+    return {option: default for option, (_, default) in builder_options(ARCHITECTURES, name).items()}
 
 
 _PLURAL = {bool: "booleans", int: "integers", float: "numbers"}
@@ -88,8 +81,8 @@ def option_errors(architecture: str, options: dict[str, Any]) -> list[str]:
     """
     if architecture not in ARCHITECTURES:
         return [ARCHITECTURES.unknown_message(architecture)]
-    accepted = model_options(architecture)
-    hints = typing.get_type_hints(ARCHITECTURES.get(architecture))
+    signature = builder_options(ARCHITECTURES, architecture)
+    accepted = list(signature)
     errors = []
     for option, value in options.items():
         if option not in accepted:
@@ -97,7 +90,7 @@ def option_errors(architecture: str, options: dict[str, Any]) -> list[str]:
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             listing = ", ".join(accepted) if accepted else "none"
             errors.append(f"unknown option '{option}' for architecture '{architecture}'; options: {listing}{hint}")
-        elif (problem := _type_problem(value, hints.get(option))) is not None:
+        elif (problem := _type_problem(value, signature[option][0])) is not None:
             errors.append(f"option '{option}' of architecture '{architecture}' must be {problem}, got {value!r}")
     return errors
 
@@ -112,7 +105,7 @@ def _check_shape_arguments(in_channels: int, num_outputs: int, input_size: tuple
 
 
 def build_model(name: str, *, in_channels: int, num_outputs: int, input_size: tuple[int, int],
-                seed: int | None = None, **options: Any) -> nn.Module:
+                seed: int | None = None, **options: Any) -> "nn.Module":
     """Build architecture ``name`` for inputs of shape (in_channels, *input_size).
 
     Parameters
@@ -140,6 +133,8 @@ def build_model(name: str, *, in_channels: int, num_outputs: int, input_size: tu
     ValueError
         Bad option value, or an input size the network cannot process.
     """
+    import torch
+
     builder = ARCHITECTURES.get(name)
     errors = option_errors(name, options)
     if errors:

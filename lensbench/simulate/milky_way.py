@@ -18,12 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy import special
 
-from lensbench.physics.astrometry import nfw_scale_parameters
 from lensbench.physics.cosmology import SANCHEZ_CONDE_PRADA_2014, concentration_scp14
 from lensbench.physics.units import critical_density
+from lensbench.lazy import lazy_module
+
+# Imported at first use: the population's options are read when a spec is validated, without torch.
+torch = lazy_module("torch")
+astrometry = lazy_module("lensbench.physics.astrometry")
 
 #: Sanchez-Conde & Prada 2014 c200(M200) coefficients c_0..c_5, as printed in Vattis+21 eq 14.
 
@@ -232,7 +235,7 @@ def sample_population(config: MilkyWayPopulation, rng: np.random.Generator) -> d
     galactic_velocity = sample_halo_velocities(config, count, rng)
     position = galactocentric + np.array([config.sun_distance, 0.0, 0.0])
     c200 = concentration(m200, config)
-    rho_s, r_s = nfw_scale_parameters(
+    rho_s, r_s = astrometry.nfw_scale_parameters(
         torch.from_numpy(m200), torch.from_numpy(c200), critical_density(config.hubble_h)
     )
     distance = np.linalg.norm(position, axis=1)

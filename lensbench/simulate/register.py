@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from lensbench.simulate import astrometric, galaxy, strong
+from lensbench.lazy import lazy_module
+from lensbench.simulate import astrometric_config, galaxy, strong
 from lensbench.simulate.kinds import SIMULATION_KINDS, SimulationKind
+
+# The astrometric simulator imports torch: imported when a map is simulated, not when a spec is
+# validated (its options are in astrometric_config).
+astrometric = lazy_module("lensbench.simulate.astrometric")
 
 
 def _surface_brightness(config) -> tuple[tuple[str, str], ...]:
@@ -41,6 +46,16 @@ SIMULATION_KINDS.register("galaxy")(SimulationKind(
 
 
 
+def _simulate_astrometric_signal(config, n, rng, *, execution):
+    """:func:`lensbench.simulate.astrometric.simulate_signal`."""
+    return astrometric.simulate_signal(config, n, rng, execution=execution)
+
+
+def _astrometric_signal_part(config):
+    """:func:`lensbench.simulate.astrometric.signal_part`."""
+    return astrometric.signal_part(config)
+
+
 def _observe_astrometric(config, survey, signal, n, rng):
     """Observe ``signal`` (positive class) or an empty sky (``signal`` None) with ``survey``."""
     with_signal = signal is not None
@@ -60,15 +75,15 @@ ASTROMETRIC_CHANNELS = {
 
 SIMULATION_KINDS.register("astrometric")(SimulationKind(
     name="astrometric",
-    config=astrometric.AstrometricConfig,
-    survey=astrometric.AstrometricSurvey,
-    scenarios=astrometric.SCENARIOS,
+    config=astrometric_config.AstrometricConfig,
+    survey=astrometric_config.AstrometricSurvey,
+    scenarios=astrometric_config.SCENARIOS,
     class_names=lambda config: ["no_subhalos", "subhalos"],
-    simulate_signal=astrometric.simulate_signal,
+    simulate_signal=_simulate_astrometric_signal,
     observe=_observe_astrometric,
     description="Milky-Way subhalos lensing quasars: HEALPix proper-motion maps (Vattis+21)",
     channels=lambda config: ASTROMETRIC_CHANNELS[config.field],
-    signal_part=astrometric.signal_part,
+    signal_part=_astrometric_signal_part,
 ))
 
 __all__ = ["SIMULATION_KINDS"]

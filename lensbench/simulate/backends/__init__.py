@@ -12,14 +12,22 @@ from typing import Callable
 import numpy as np
 
 from lensbench.registry import Registry
-from lensbench.simulate.backends.lenstronomy_renderer import render_lenstronomy
-from lensbench.simulate.backends.torch_renderer import render_torch
 
 Renderer = Callable[..., np.ndarray]
 """``renderer(scene, observation, *, compile: bool) -> images``; ``compile`` is ``[execution] compile``."""
 
 RENDERERS: Registry[Renderer] = Registry("renderer")
-RENDERERS.register("torch")(render_torch)
-RENDERERS.register("lenstronomy")(render_lenstronomy)
+# Imported at first use (torch, lenstronomy): validating a spec only checks the names.
+RENDERERS.register_lazy("torch", "lensbench.simulate.backends.torch_renderer:render_torch")
+RENDERERS.register_lazy("lenstronomy", "lensbench.simulate.backends.lenstronomy_renderer:render_lenstronomy")
+
+_BY_FUNCTION = {"render_torch": "torch", "render_lenstronomy": "lenstronomy"}
+
+
+def __getattr__(name: str):
+    """``render_torch`` and ``render_lenstronomy``, imported at first access."""
+    if name in _BY_FUNCTION:
+        return RENDERERS.get(_BY_FUNCTION[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["RENDERERS", "Renderer", "render_lenstronomy", "render_torch"]
