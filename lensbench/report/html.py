@@ -1,7 +1,9 @@
-"""Render a :class:`~lensbench.report.document.Document` to one self-contained HTML page.
+"""Render a :class:`~lensbench.report.document.Document` to an HTML page.
 
-The page needs nothing but itself: the style sheet is inline, figures are base64 ``data:`` URIs,
-and a Content-Security-Policy forbids the browser any other request. All document text is escaped.
+By default the page needs nothing but itself: the style sheet is inline, figures are base64
+``data:`` URIs, and a Content-Security-Policy forbids the browser any other request. A report with
+many figures links them instead (``figures_dir``: the PNG files beside the page), and its policy
+then allows images from the page's own folder alone. All document text is escaped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from lensbench.report.document import (
 )
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+LINKED_CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+"""The policy of a page whose figures are files beside it (``render_html(doc, figures_dir=...)``)."""
 
 STYLE = """
 :root { --ink: #1d232b; --muted: #5b6570; --rule: #d8dde3; --band: #f4f6f8; --accent: #2f5d8c; }
@@ -71,33 +75,38 @@ def escape(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def render_html(doc: Document) -> str:
-    """Render a document to a self-contained HTML page.
+def render_html(doc: Document, figures_dir: str | None = None) -> str:
+    """Render a document to an HTML page.
 
     Parameters
     ----------
     doc : Document
         The report.
+    figures_dir : str or None
+        None: figures are embedded as base64 PNG ``data:`` URIs and the page makes no request
+        outside itself. A folder name: figures are linked as ``<figures_dir>/<name>.png`` (the
+        files :func:`lensbench.report.markdown.render_markdown` names), for reports whose
+        figures would make the page too heavy to open or to keep in a repository.
 
     Returns
     -------
     str
-        A complete HTML5 page with inline CSS, a table of contents and figures embedded as
-        base64 PNG ``data:`` URIs; it makes no request outside itself.
+        A complete HTML5 page with inline CSS and a table of contents.
     """
     counters = {"table": 0, "figure": 0}
     anchors = section_anchors(doc)
     body = [f"<h1>{escape(doc.title)}</h1>", _render_contents(doc, anchors)]
     for section, anchor in zip(doc.sections, anchors):
         body.append(f'<section id="{anchor}">\n<h2>{escape(section.title)}</h2>')
-        body += [_render_block(block, counters) for block in section.blocks]
+        body += [_render_block(block, counters, figures_dir) for block in section.blocks]
         body.append("</section>")
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
+        f'<meta http-equiv="Content-Security-Policy" '
+        f'content="{CONTENT_SECURITY_POLICY if figures_dir is None else LINKED_CONTENT_SECURITY_POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(doc.title)}</title>",
         f"<style>{STYLE}</style>",
@@ -122,7 +131,7 @@ def _render_contents(doc: Document, anchors) -> str:
     return f'<nav class="toc">\n<h2>Contents</h2>\n<ol>\n{items}\n</ol>\n</nav>'
 
 
-def _render_block(block, counters: dict) -> str:
+def _render_block(block, counters: dict, figures_dir: str | None) -> str:
     if isinstance(block, Paragraph):
         return f"<p>{escape(' '.join(block.text.split()))}</p>"
     if isinstance(block, Notice):
@@ -132,7 +141,7 @@ def _render_block(block, counters: dict) -> str:
         return _render_table(block, counters["table"])
     if isinstance(block, Figure):
         counters["figure"] += 1
-        return _render_figure(block, counters["figure"])
+        return _render_figure(block, counters["figure"], figures_dir)
     if isinstance(block, KeyValues):
         return _render_key_values(block)
     if isinstance(block, Code):
@@ -171,12 +180,15 @@ def _render_cell(cell, is_numeric: bool) -> str:
     return f"<td{attribute}>{escape(format_cell(cell))}</td>"
 
 
-def _render_figure(figure: Figure, number: int) -> str:
-    data = base64.b64encode(figure.png_bytes).decode("ascii")
+def _render_figure(figure: Figure, number: int, figures_dir: str | None) -> str:
+    if figures_dir is None:
+        source = "data:image/png;base64," + base64.b64encode(figure.png_bytes).decode("ascii")
+    else:
+        source = f"{figures_dir}/{figure.name}.png"
     alt = escape(figure.caption or figure.name)
     return (
         f'<figure id="figure-{escape(figure.name)}">'
-        f'<img src="data:image/png;base64,{data}" alt="{alt}">'
+        f'<img src="{escape(source)}" alt="{alt}" loading="lazy">'
         f'<figcaption><span class="label">Figure {number}.</span> {escape(figure.caption)}'
         "</figcaption></figure>"
     )

@@ -23,6 +23,10 @@ from lensbench.report.schema import validate_metrics
 FIGURES_DIR_NAME = "figures"
 PAGE_FILES = ("report.md", "report.html")
 METRICS_FILE = "metrics.json"
+INLINE_FIGURES_LIMIT = 400_000
+"""Bytes of PNG up to which ``report.html`` embeds its figures (a page that stands alone); a
+report with more links the files in ``figures/`` beside it, so the page stays light (a reference
+report in the repository keeps every file under 200 KB)."""
 
 
 def write_report(
@@ -69,7 +73,9 @@ def write_document(
 ) -> Path:
     """Write ``report.md``, ``figures/*.png`` and ``report.html`` of a document, plus extra files.
 
-    Figures are written first and the two pages last, so a page never links a missing figure;
+    ``report.html`` embeds the figures when they total at most :data:`INLINE_FIGURES_LIMIT`
+    bytes, else links them. Figures are written first and the two pages last, so a page never
+    links a missing figure;
     PNGs in ``figures/`` that the document does not have are removed at the end.
 
     Parameters
@@ -95,7 +101,8 @@ def write_document(
         _check_extra_path(relative_path)
     out = Path(out_dir)
     markdown_text, figures = render_markdown(doc, FIGURES_DIR_NAME)
-    html_text = render_html(doc)
+    linked = sum(map(len, figures.values())) > INLINE_FIGURES_LIMIT
+    html_text = render_html(doc, figures_dir=FIGURES_DIR_NAME if linked else None)
     (out / FIGURES_DIR_NAME).mkdir(parents=True, exist_ok=True)
     for relative_path, content in {**figures, **(extra_files or {})}.items():
         write_atomic(out / relative_path, content)

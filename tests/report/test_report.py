@@ -40,7 +40,7 @@ from lensbench.report.document import (
 from lensbench.report.html import render_html
 from lensbench.report.markdown import render_markdown
 from lensbench.report.schema import validate_metrics
-from lensbench.report.write import write_report
+from lensbench.report.write import write_document, write_report
 
 TRICKY_TEXT = "f_sub ~ U(0.001, 0.2) with *stars*, [brackets](x), <script>alert(1)</script> & #1 | 2"
 
@@ -176,6 +176,20 @@ def test_html_is_self_contained():
     sources = re.findall(r'\ssrc="([^"]*)"', page)
     assert len(sources) == 2 and all(source.startswith("data:image/png;base64,") for source in sources)
     assert all(href.startswith("#") for href in re.findall(r'\shref="([^"]*)"', page))
+
+
+def test_a_report_with_heavy_figures_links_them_beside_the_page(tmp_path, monkeypatch):
+    doc = every_block_document(figure_names=("one", "two"))
+    monkeypatch.setattr("lensbench.report.write.INLINE_FIGURES_LIMIT", 0)  # any figure is too heavy
+    write_document(doc, tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    sources = re.findall(r'\ssrc="([^"]*)"', page)
+    assert sources == ["figures/one.png", "figures/two.png"]
+    assert all((tmp_path / source).is_file() for source in sources)
+    assert "img-src 'self' data:" in page and "base64" not in page and not re.search(r"https?://", page)
+    monkeypatch.setattr("lensbench.report.write.INLINE_FIGURES_LIMIT", 10**9)
+    write_document(doc, tmp_path)
+    assert all(s.startswith("data:image/png") for s in re.findall(r'\ssrc="([^"]*)"', (tmp_path / "report.html").read_text()))
 
 
 # --- figures ----------------------------------------------------------------------------------
