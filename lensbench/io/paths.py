@@ -74,3 +74,19 @@ def inside(root: Path, *parts: str) -> Path:
     if not path.resolve().is_relative_to(base):
         raise ValueError(f"{path} lies outside {root}")
     return path
+
+
+def input_root(inputs) -> Path:
+    """The deepest folder holding every input: a folder input itself, a file's or a glob
+    pattern's parent (the part before its first wildcard)."""
+    folders = []
+    for item in map(str, inputs):
+        literal = Path(re.split(r"[*?\[]", item, maxsplit=1)[0]) if re.search(r"[*?\[]", item) else Path(item)
+        folders.append(str((literal if literal.is_dir() else literal.parent).resolve()))
+    return Path(os.path.commonpath(folders)) if folders else Path.cwd()
+
+
+def relative_to(path: str, root: Path) -> str:
+    """``path`` relative to ``root`` when it lies inside it, else unchanged."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from lensbench.errors import DataError, UsageError
 from lensbench.io.fits import InputProblem
+from lensbench.io.paths import input_root, relative_to
 from lensbench.io.preprocess import Preprocessing
 from lensbench.scoring.classifier import (check_preprocessing, find_model_dir, load_classifier,
                                           preprocessing_for)
@@ -110,7 +112,8 @@ def apply_model(model_dir: str | Path, inputs: list[str | Path], out_dir: str | 
                 device: str = "cpu", progress: bool = True, gallery_size: int = 18,
                 paper: dict | None = None, zooms: tuple[float, ...] | None = None,
                 control: ControlConfig | None = None, control_note: str = "",
-                input_kind: str | None = None, pixel_scale: float | None = None) -> ApplyResult:
+                input_kind: str | None = None, pixel_scale: float | None = None,
+                model_label: str | None = None, input_labels: list[str] | None = None) -> ApplyResult:
     """Classify every stamp of ``inputs`` with a trained model and write a table of the scores.
 
     Parameters
@@ -154,6 +157,11 @@ def apply_model(model_dir: str | Path, inputs: list[str | Path], out_dir: str | 
         (``"domain"`` in ``apply.json``).
     pixel_scale : float, optional
         The inputs' pixel scale (arcsec/px) where a catalogue does not give it.
+    model_label, input_labels : str and list of str, optional
+        How ``apply.json`` names the model and the inputs instead of their paths (a run gives
+        its cache entry and the spec's inputs as written). With ``input_labels``, the files of
+        ``predictions.csv`` and of the problems are recorded relative to the inputs' common
+        folder: a report made on one machine names no folder of it.
 
     Returns
     -------
@@ -205,7 +213,12 @@ def apply_model(model_dir: str | Path, inputs: list[str | Path], out_dir: str | 
                     if control is not None and scored.any()
                     else {"skipped": control_note or "no control was asked for"}),
     }
-    summary = summarise(rows, card, prep, model_dir, list(inputs), problems, paper, diagnostics)
+    if input_labels is not None:
+        root = input_root(inputs)
+        rows.files = [relative_to(file, root) for file in rows.files]
+        problems = [dataclasses.replace(problem, file=relative_to(problem.file, root)) for problem in problems]
+    summary = summarise(rows, card, prep, model_label or model_dir,
+                        list(input_labels if input_labels is not None else inputs), problems, paper, diagnostics)
     out_dir = Path(out_dir)
     write_outputs(out_dir, rows, card["classes"], summary)
     high, low = gallery_counts(int(scored.sum()), gallery_size)

@@ -11,6 +11,7 @@ copies the whole application report beside it. When the inputs are missing it wr
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from lensbench.io.atomic import write_json
 from lensbench.models.saved import read_model_card
@@ -48,7 +49,7 @@ class ApplyStep:
     ``simulation_kind``, ``simulation``, ``survey`` and ``seed`` for the control.
     """
 
-    VERSION = 3  # 3: native preparation, domain check, zoom curve and size-matched control
+    VERSION = 4  # 3: native preparation, domain check, zoom curve, control; 4: no machine paths recorded
     CACHED = True
     THREADS_IN_KEY = True  # the model's forward pass rounds differently with other thread counts
 
@@ -70,7 +71,9 @@ class ApplyStep:
         result = apply_model(ctx.inputs["model"], ctx.params["inputs"], ctx.work, preprocessing=prep,
                              device=ctx.device, progress=ctx.progress, gallery_size=app.gallery_size,
                              paper=paper_counts(app), zooms=app.zooms, control=control, control_note=note,
-                             input_kind=app.input_kind, pixel_scale=app.pixel_scale)
+                             input_kind=app.input_kind, pixel_scale=app.pixel_scale,
+                             model_label=f"this branch's train step (cache entry train/{Path(ctx.inputs['model']).name})",
+                             input_labels=list(app.inputs))
         write_apply_report(result)
         for warning in result.summary["domain"]["warnings"]:
             ctx.log.warning("training domain: %s", warning)

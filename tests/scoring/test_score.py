@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -234,6 +235,24 @@ def test_bad_inputs_are_listed_and_the_rest_is_scored(cosmos_dir, model_dir, tmp
     assert {Path(p["file"]).name for p in summary["problems"]} == set(reasons)
     # + COSMOS's companion table and the folder's README.md (not a FITS file)
     assert len(summary["problems"]) == len(result.problems) == 5
+
+
+def test_labels_keep_the_machine_s_folders_out_of_the_outputs(cosmos_dir, model_dir, tmp_path):
+    """A run records its inputs as the spec wrote them, its model as a cache entry, and files
+    relative to the inputs' folder: a committed report names no folder of the machine that ran it."""
+    (tmp_path / "inputs").mkdir()
+    bad = write_fits(tmp_path / "inputs" / "nan.fits", [fits.PrimaryHDU(np.full((60, 60), np.nan))])
+    out = tmp_path / "out"
+    apply_model(model_dir, [cosmos_dir / CATALOGUE, bad], out, progress=False,
+                model_label="train/abc", input_labels=["${LENSBENCH_COSMOS}/catalogue.fits", "inputs/nan.fits"])
+    written = (out / "apply.json").read_text() + (out / "predictions.csv").read_text()
+    for folder in {str(cosmos_dir.resolve()), str(tmp_path.resolve()), str(model_dir)}:
+        assert folder not in written
+    summary = json.loads((out / "apply.json").read_text())
+    assert summary["model"]["folder"] == "train/abc"
+    assert summary["inputs"] == ["${LENSBENCH_COSMOS}/catalogue.fits", "inputs/nan.fits"]
+    root = Path(os.path.commonpath([str(cosmos_dir.resolve()), str(bad.parent.resolve())]))
+    assert (root / summary["problems"][0]["file"]).exists()
 
 
 def test_nothing_readable_is_a_data_error(model_dir, tmp_path):
