@@ -23,7 +23,7 @@ from lensbench.report.schema import validate_metrics
 FIGURES_DIR_NAME = "figures"
 PAGE_FILES = ("report.md", "report.html")
 METRICS_FILE = "metrics.json"
-INLINE_FIGURES_LIMIT = 400_000
+INLINE_FIGURES_LIMIT = 140_000
 """Bytes of PNG up to which ``report.html`` embeds its figures (a page that stands alone); a
 report with more links the files in ``figures/`` beside it, so the page stays light (a reference
 report in the repository keeps every file under 200 KB)."""
