@@ -45,6 +45,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._locations: dict[str, _Deferred] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that adds an object under ``name``; a name can be registered once."""
@@ -65,12 +66,13 @@ class Registry(Generic[T]):
         """
         if name in self._entries:
             raise ValueError(f"{self.kind} '{name}' is already registered")
-        self._entries[name] = _Deferred(target)
+        self._entries[name] = self._locations[name] = _Deferred(target)
 
     def location(self, name: str) -> tuple[str, str] | None:
-        """``(module, attribute)`` of a lazy entry not imported yet, else None (see :meth:`register_lazy`)."""
-        entry = self._entries.get(name)
-        return (entry.module, entry.attribute) if isinstance(entry, _Deferred) else None
+        """``(module, attribute)`` of an entry registered by :meth:`register_lazy` (imported or
+        not), else None."""
+        entry = self._locations.get(name)
+        return (entry.module, entry.attribute) if entry is not None else None
 
     def unknown_message(self, name: str) -> str:
         """The message for an unknown ``name``: the allowed names and the closest match."""

@@ -3,9 +3,8 @@
 ``lensbench validate`` checks ``[model] options`` against the architecture's builder signature.
 The built-in builders are registered lazily (:meth:`lensbench.registry.Registry.register_lazy`),
 so their modules (and torch, ~2 s to import) are not loaded for that: their signature is read
-from the module's source with :mod:`ast`. A builder that is already imported (a plug-in, or a
-built-in after :func:`lensbench.models.build_model`) is read with :mod:`inspect`. Both give the
-same answer (tested for every architecture).
+from the module's source with :mod:`ast`, imported or not. A builder registered eagerly (a
+plug-in) is read with :mod:`inspect`. Both give the same answer (tested for every built-in).
 """
 
 from __future__ import annotations
