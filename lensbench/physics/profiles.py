@@ -53,12 +53,28 @@ def _tiny(t: Tensor) -> float:
     return torch.finfo(t.dtype).tiny
 
 
+def round_lens_offset(t: Tensor) -> float:
+    """Eccentricity (dimensionless) an exactly round lens is evaluated at, per dtype: 5 times the
+    smallest one the NIE resolves (:func:`_max_axis_ratio`), 5e-8 in float64 and 1e-5 in float32."""
+    return 5 * max(1e-8, 16 * torch.finfo(t.dtype).eps)
+
+
 def ellipticity_to_angle_axis_ratio(e1: Tensor, e2: Tensor) -> tuple[Tensor, Tensor]:
     """Orientation ``phi`` (rad) and axis ratio ``q`` from lenstronomy's eccentricities.
 
     ``phi = arctan2(e2, e1) / 2``, ``q = (1 - c) / (1 + c)`` with ``c = min(|e|, 0.9999)``
     (lenstronomy ``param_util.ellipticity2phi_q``).
+
+    The deflection is a smooth function of (e1, e2), but ``phi`` is undefined at e1 = e2 = 0 and
+    both ``atan2`` and ``|e|`` have no derivative there (their gradients are NaN). A lens with
+    exactly e1 = e2 = 0 is therefore evaluated at ``e1 =`` :func:`round_lens_offset` (the
+    gradient passes through unchanged): its deflection moves by that relative amount (5e-8 in
+    float64, below the NIE's own axis-ratio cap), and the gradient with respect to (e1, e2) is the
+    derivative of the smooth deflection there, which agrees with central finite differences
+    about the round lens.
     """
+    exactly_round = (e1 == 0) & (e2 == 0)
+    e1 = e1 + torch.where(exactly_round, round_lens_offset(e1), 0.0)
     phi = torch.atan2(e2, e1) / 2
     c = torch.clamp(torch.sqrt(e1 * e1 + e2 * e2), max=MAX_ECCENTRICITY)
     return phi, (1 - c) / (1 + c)
