@@ -51,6 +51,7 @@ from lensbench.physics.cosmology import (
 )
 from lensbench.simulate import noise
 from lensbench.simulate.priors import Prior, nonnegative, sample_priors
+from lensbench.simulate.buckets import count_buckets, trimmed
 from lensbench.simulate.scene import LENS_PROFILES, Observation, Scene
 from lensbench.simulate.substructure import HostLenses, PopulationConfig, draw_population
 
@@ -264,6 +265,11 @@ class StrongLensingConfig:
         axion-mass regression (vortices).
     max_subhalos : int
         Width that per-subhalo labels are padded to (NaN); more subhalos in one lens is an error.
+    subhalo_labels : bool
+        Store the per-subhalo labels (masses, positions, ...: (n, max_subhalos) arrays). False
+        keeps only counts and sufficient statistics (Brehmer+19's populations reach thousands of
+        subhalos per lens: 84 KB per image at 1,500 slots); ``max_subhalos`` then bounds nothing
+        and every drawn subhalo is rendered.
     """
 
     backend: str = field(default="torch", metadata={"choices": renderers})
@@ -280,6 +286,7 @@ class StrongLensingConfig:
     classes: dict[str, PopulationConfig] = field(default_factory=_deeplense_classes)
     regression: PopulationConfig = field(default_factory=lambda: PopulationConfig(kind="vortex"))
     max_subhalos: int = 128
+    subhalo_labels: bool = True
 
     def __post_init__(self):
         if self.lens_profile not in LENS_PROFILES:
@@ -296,7 +303,7 @@ class StrongLensingConfig:
         has_host_mass = "host_m200" in self.priors or "lens_sigma_v" in self.priors
         for name, population in list(self.classes.items()) + [("regression", self.regression)]:
             fixed = population.most_subhalos()
-            if fixed is not None and fixed > self.max_subhalos:
+            if fixed is not None and fixed > self.max_subhalos and self.subhalo_labels:
                 problems.append(f"{name}: {fixed} subhalos per lens exceed max_subhalos={self.max_subhalos}")
             if population.needs_host_mass and not has_host_mass:
                 problems.append(f"{name}: this population needs the host's M200; give prior host_m200 or lens_sigma_v")
@@ -422,7 +429,7 @@ def draw_scene(
         center_y=params["lens_center_y"], m200=None if np.isnan(params["host_m200"]).any() else params["host_m200"],
         distances=distances, einstein_distances=einstein,
     )
-    drawn = draw_population(population, hosts, rng, int(config.max_subhalos))
+    drawn = draw_population(population, hosts, rng, int(config.max_subhalos) if config.subhalo_labels else 0)
     scene = Scene(n=n, lens_profile=config.lens_profile, lens=lens, shear=shear, convergence=None,
                   subhalos=drawn.planes, source=source, lens_light=lens_light)
     return scene, params | drawn.labels
@@ -430,9 +437,17 @@ def draw_scene(
 
 def render(scene: Scene, observation: Observation, backend: str, execution: ExecutionConfig = ExecutionConfig()) -> np.ndarray:
     """Noiseless, PSF-convolved images (n, npix, npix) in counts/s per pixel from ``backend``,
-    compiled as ``execution`` says."""
+    compiled as ``execution`` says, lenses rendered in buckets of similar subhalo counts
+    (:func:`count_buckets`)."""
     renderer = renderers().get(backend)
-    return np.asarray(renderer(scene, observation, compile=execution.use_compile), dtype=np.float64)
+    buckets = count_buckets(scene)
+    if len(buckets) == 1 and tuple(p.max_count for p in scene.subhalos) == buckets[0][1]:
+        return np.asarray(renderer(scene, observation, compile=execution.use_compile), dtype=np.float64)
+    images = np.empty((scene.n, observation.npix, observation.npix))
+    for idx, widths in buckets:
+        part = trimmed(scene.subset(idx), widths)
+        images[idx] = np.asarray(renderer(part, observation, compile=execution.use_compile), dtype=np.float64)
+    return images
 
 
 def simulate_batch(

@@ -62,8 +62,12 @@ PAD_CENTER = 100.0
 SCALAR_KEYS = (
     "f_sub", "slope", "expected_count", "axion_mass", "vortex_length", "vortex_angle",
     "halo_Rs", "halo_alpha_Rs", "halo_center_x", "halo_center_y",
+    "subhalo_log_mass_sum", "host_roi_mass", "subhalo_m_max",
 )
-"""Per-lens population labels, (n,) float64; NaN where a population has no such parameter."""
+"""Per-lens population labels, (n,) float64; NaN where a population has no such parameter. The
+CDM population's sufficient statistics (Brehmer+19 eq. 18) are ``subhalo_log_mass_sum``
+(sum of ln(m / Msun)), ``host_roi_mass`` (host M200 times its projected mass fraction in the
+region, Msun; f_sub populations) and ``subhalo_m_max`` (upper mass, Msun)."""
 PER_SUBHALO_KEYS = (
     "subhalo_mass", "subhalo_x", "subhalo_y", "subhalo_concentration",
     "subhalo_Rs", "subhalo_alpha_Rs", "subhalo_theta_E",
@@ -94,7 +98,11 @@ class PopulationConfig:
     slope : Prior
         Exponent of dn/dm ∝ m^slope (Brehmer's code beta; paper beta = slope + 1), e.g. -1.9.
     m_min, m_max : float
-        Subhalo mass range (Msun, M200 of each subhalo).
+        Subhalo mass range drawn (Msun, M200 of each subhalo).
+    f_sub_m_min : float or None
+        Lower end of the mass range f_sub is defined over (Msun); None: ``m_min``, as the
+        authors' code (Brehmer+19 sec. 2.4 defines f_sub from 1e6 Msun, their code from 1e7,
+        where it also starts drawing).
     m_max_host_fraction : float or None
         If set, the upper mass is this fraction of the host's M200 instead of ``m_max``
         (Brehmer+19: 0.01).
@@ -126,6 +134,7 @@ class PopulationConfig:
     slope: Prior = field(default_factory=lambda: Prior("fixed", value=-1.9))
     m_min: float = 1e6
     m_max: float = 1e10
+    f_sub_m_min: float | None = None
     m_max_host_fraction: float | None = None
     radius_unit: Literal["arcsec", "theta_E"] = "arcsec"
     r_min: float = 0.25
@@ -153,6 +162,8 @@ class PopulationConfig:
             problems.append(f"a fixed count must be a whole number, got {self.count}")
         if not 0 < self.m_min < self.m_max:
             problems.append(f"need 0 < m_min < m_max (Msun), got m_min={self.m_min}, m_max={self.m_max}")
+        if self.f_sub_m_min is not None and not 0 < self.f_sub_m_min < self.m_max:
+            problems.append(f"need 0 < f_sub_m_min < m_max (Msun), got f_sub_m_min={self.f_sub_m_min}")
         if self.m_max_host_fraction is not None and not 0 < self.m_max_host_fraction <= 1:
             problems.append(f"m_max_host_fraction must be in (0, 1], got {self.m_max_host_fraction}")
         if not 0 <= self.r_min < self.r_max:
@@ -222,15 +233,17 @@ def sample_power_law(uniform, slope, low, high) -> np.ndarray:
     return np.where(is_log, low * (high / low) ** u, power)
 
 
-def expected_count_from_f_sub(f_sub, slope, m_min, m_max, host_m200, roi_fraction) -> np.ndarray:
+def expected_count_from_f_sub(f_sub, slope, m_min, m_max, host_m200, roi_fraction, m_definition=None) -> np.ndarray:
     """Expected number of subhalos in the region of interest for a substructure fraction f_sub.
 
-    N = f_sub M200 [int m^slope dm / int m^(slope+1) dm] x (projected host mass fraction inside
-    the region), both integrals over [m_min, m_max] (Brehmer+19 Sec. 2.2: f_sub fixes the SHMF
-    normalisation; subhalos trace the host's projected NFW profile). Elementwise over lenses.
+    N = f_sub M200 [int_{m_min}^{m_max} m^slope dm / int_{m_def}^{m_max} m^(slope+1) dm] x
+    (projected host mass fraction inside the region) (Brehmer+19 Sec. 2.2: f_sub fixes the SHMF
+    normalisation over [m_def, m_max], ``m_definition``, default ``m_min``; subhalos are drawn
+    over [m_min, m_max] and trace the host's projected NFW profile). Elementwise over lenses.
     """
+    m_definition = m_min if m_definition is None else m_definition
     total = np.asarray(f_sub) * np.asarray(host_m200) * _power_integral(slope, m_min, m_max)
-    return total / _power_integral(np.asarray(slope) + 1.0, m_min, m_max) * np.asarray(roi_fraction)
+    return total / _power_integral(np.asarray(slope) + 1.0, m_definition, m_max) * np.asarray(roi_fraction)
 
 
 def sample_annulus(rng: np.random.Generator, r_min, r_max, radial: str = "area") -> tuple[np.ndarray, np.ndarray]:
@@ -254,9 +267,12 @@ def sample_annulus(rng: np.random.Generator, r_min, r_max, radial: str = "area")
 
 
 def pad_ragged(flat, counts, width: int, fill: float = np.nan) -> np.ndarray:
-    """Scatter ``flat`` (values grouped by lens, in order) into an (n, width) array padded with ``fill``."""
+    """Scatter ``flat`` (values grouped by lens, in order) into an (n, width) array padded with
+    ``fill`` (width 0: an empty (n, 0) array, the labels of a population kept without them)."""
     counts = np.asarray(counts, dtype=np.int64)
     out = np.full((len(counts), width), fill, dtype=np.float64)
+    if width == 0:
+        return out
     out[np.arange(width)[None, :] < counts[:, None]] = flat
     return out
 
@@ -334,6 +350,8 @@ def _plane(profile: str, per_subhalo: dict[str, np.ndarray], counts: np.ndarray)
 
 
 def _check_counts(counts: np.ndarray, max_count: int) -> None:
+    if max_count == 0:  # no per-subhalo labels kept: nothing to truncate
+        return
     if counts.size and counts.max() > max_count:
         worst = int(np.argmax(counts))
         raise ValueError(
@@ -356,6 +374,8 @@ def draw_population(
         Source of every random number.
     max_count : int
         Width the per-subhalo labels are padded to; a draw with more subhalos raises ValueError.
+        0: no per-subhalo labels are kept (width 0) and any count is allowed; the renderers
+        still get every subhalo, and the CDM sufficient statistics are always labelled.
 
     Returns
     -------
@@ -381,6 +401,7 @@ def _draw_cdm(config: PopulationConfig, hosts: HostLenses, rng, max_count) -> Po
         raise ValueError(f"the subhalo mass range is empty for some lens: m_max <= m_min = {config.m_min} Msun")
     scale = hosts.theta_E if config.radius_unit == "theta_E" else np.ones(n)
     r_min, r_max = config.r_min * scale, config.r_max * scale
+    roi_mass = np.full(n, np.nan)
     if config.count_mode == "fixed":
         expected = np.full(n, float(config.count))
         counts = np.full(n, int(config.count), dtype=np.int64)
@@ -392,14 +413,18 @@ def _draw_cdm(config: PopulationConfig, hosts: HostLenses, rng, max_count) -> Po
             inside = nfw_projected_mass_fraction(r_max, hosts.m200, c_host, hosts.distances)
             if config.r_min > 0:
                 inside = inside - nfw_projected_mass_fraction(r_min, hosts.m200, c_host, hosts.distances)
-            expected = expected_count_from_f_sub(f_sub, slope, config.m_min, m_max, hosts.m200, inside)
+            roi_mass = hosts.m200 * inside
+            expected = expected_count_from_f_sub(f_sub, slope, config.m_min, m_max, hosts.m200, inside,
+                                                 config.f_sub_m_min)
         counts = rng.poisson(expected).astype(np.int64)
     _check_counts(counts, max_count)
     owner = np.repeat(np.arange(n), counts)
     masses = sample_power_law(rng.random(owner.size), slope[owner], config.m_min, m_max[owner])
     dx, dy = sample_annulus(rng, r_min[owner], r_max[owner], config.radial_distribution)
     x, y = hosts.center_x[owner] + dx, hosts.center_y[owner] + dy
-    labels |= {"slope": slope, "f_sub": f_sub, "expected_count": expected, "subhalo_count": counts}
+    labels |= {"slope": slope, "f_sub": f_sub, "expected_count": expected, "subhalo_count": counts,
+               "subhalo_log_mass_sum": np.bincount(owner, weights=np.log(masses), minlength=n),
+               "host_roi_mass": roi_mass, "subhalo_m_max": m_max}
     labels |= {"subhalo_mass": pad_ragged(masses, counts, max_count),
                "subhalo_x": pad_ragged(x, counts, max_count), "subhalo_y": pad_ragged(y, counts, max_count)}
     if config.profile == "nfw":
