@@ -1,0 +1,59 @@
+"""A trained ratio estimator on disk (``model.pt`` + ``model.json``), and batched features.
+
+The state dict loads with ``torch.load(..., weights_only=True)``; the JSON card holds what
+rebuilds the module (architecture, options, input shape, head width, proposal box, mass range,
+global normalisation) besides the keys every lensbench model card has (task
+``likelihood_ratio``, one output, normalisation ``none``: the estimator normalises itself), so
+the report links it as the run's model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lensbench.io.atomic import write_atomic, write_json
+from lensbench.sbi.estimator import RatioEstimator
+from lensbench.sbi.population import MassRange, ProposalBox
+
+WEIGHTS, CARD = "model.pt", "model.json"
+
+
+def save_estimator(folder: Path, model: RatioEstimator, card: dict) -> None:
+    """Write the weights and the card (``card`` holds architecture, options, in_channels,
+    input_size, hidden; the box, masses and normalisation are taken from ``model``)."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    write_atomic(Path(folder) / WEIGHTS, buffer.getvalue())
+    full = dict(card, format="lensbench.ratio_estimator/1", task="likelihood_ratio", num_outputs=1,
+                normalize="none", box=asdict(model.box), mean=float(model.input_mean), std=float(model.input_std))
+    write_json(Path(folder) / CARD, full)
+
+
+def load_estimator(folder: Path, device: str = "cpu") -> tuple[RatioEstimator, dict]:
+    """The estimator of ``folder`` in eval mode, and its card."""
+    card = json.loads((Path(folder) / CARD).read_text())
+    model = RatioEstimator(card["architecture"], card["in_channels"], tuple(card["input_size"]),
+                           ProposalBox(**card["box"]), hidden=card["hidden"], mean=card["mean"], std=card["std"],
+                           options=card.get("options"))
+    state = torch.load(Path(folder) / WEIGHTS, map_location=device, weights_only=True)
+    model.load_state_dict(state)
+    return model.to(device).eval(), card
+
+
+def mass_range(card: dict) -> MassRange:
+    """The population's lower masses recorded in a card."""
+    return MassRange(**card["masses"])
+
+
+@torch.no_grad()
+def features_of(model: RatioEstimator, images: np.ndarray, batch_size: int = 256, device: str = "cpu") -> torch.Tensor:
+    """Trunk features (N, D) of raw images (N, C, H, W) in counts/s, in batches."""
+    parts = [model.features(torch.as_tensor(images[lo:lo + batch_size], dtype=torch.float32, device=device))
+             for lo in range(0, len(images), batch_size)]
+    return torch.cat(parts) if parts else torch.empty(0, model.trunk.embedding_dim)

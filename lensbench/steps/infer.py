@@ -1,0 +1,146 @@
+"""The ratio_infer step: per-lens log-ratio maps, expected limits, posterior and coverage.
+
+Simulates (seeded) ``n_fiducial`` lenses at the fiducial point and ``coverage_ensembles``
+ensembles at points drawn from the Fig. 5 prior (f_sub uniform, beta ~ N(-0.9, 0.1), inside the
+proposal box), evaluates the estimator on the 25 x 25 grid, calibrates with the calibrate
+step's tables, and writes ``results.json`` (the flat metrics: f_sub limits per lens count,
+calibrated and raw, and coverages; the ``metrics.json`` schema's part), ``inference.json``
+(limits, 2-D regions, coverage per estimator) and ``maps.npz`` (what the report draws). Its
+role in the task is ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+from scipy.stats import truncnorm
+
+from lensbench.io.atomic import npz_bytes, write_atomic, write_json
+from lensbench.physics.cosmology import host_m200_from_sigma_v
+from lensbench.sbi.calibration import HistogramCalibration
+from lensbench.sbi.inference import (ParameterGrid, coverage, expected_statistic, limits, log_prior,
+                                     mass_function_band, posterior, test_statistic)
+from lensbench.sbi.saved import features_of, load_estimator, mass_range
+from lensbench.sbi.simulation import simulate_at
+from lensbench.simulate.register import SIMULATION_KINDS
+from lensbench.steps.base import STEP_KINDS, StepContext
+
+SHMF_MASSES = np.geomspace(1e7, 1e10, 40)
+"""Subhalo masses (Msun) at which the posterior SHMF band is drawn."""
+
+
+def _maps(model, calibration: HistogramCalibration, images, grid, device) -> tuple[np.ndarray, np.ndarray]:
+    """Raw and calibrated ln r maps (N, G) of images (N, C, H, W)."""
+    features = features_of(model, images, device=device)
+    raw = model.log_ratio_grid(features, torch.as_tensor(grid.points, dtype=features.dtype,
+                                                         device=features.device)).cpu().numpy().astype(np.float64)
+    return raw, calibration.apply(raw)
+
+
+def _prior_draws(box, section, rng, k: int) -> np.ndarray:
+    """k points of the Fig. 5 prior inside the proposal box (beta's normal truncated to it)."""
+    f_sub = box.f_sub_low + rng.random(k) * (box.f_sub_high - box.f_sub_low)
+    a = (box.beta_low - section.prior_beta_mean) / section.prior_beta_sigma
+    b = (box.beta_high - section.prior_beta_mean) / section.prior_beta_sigma
+    beta = truncnorm.rvs(a, b, loc=section.prior_beta_mean, scale=section.prior_beta_sigma, size=k, random_state=rng)
+    return np.stack([f_sub, beta], axis=1)
+
+
+def _limits_table(grid, maps, section) -> dict:
+    out = {}
+    for n in section.n_lenses:
+        found = limits(grid, expected_statistic(maps, n), section.fiducial_beta)
+        out[str(n)] = dataclasses.asdict(found)
+    return out
+
+
+@STEP_KINDS.register("ratio_infer")
+class RatioInferStep:
+    """Expected limits at the fiducial point, the posterior, Fig. 2 lenses and coverage."""
+
+    VERSION = 1
+    CACHED = True
+    THREADS_IN_KEY = True
+    COMPILE_IN_KEY = True  # it renders lenses
+
+    @staticmethod
+    def run(ctx: StepContext) -> dict:
+        p = ctx.params
+        section = p["likelihood_ratio"]
+        model, card = load_estimator(ctx.inputs["model"], ctx.device)
+        with np.load(ctx.inputs["calibration"] / "calibration.npz") as data:
+            calibration = HistogramCalibration(data["edges"], data["log_ratio"], data["effective_size"])
+        grid = ParameterGrid.over(model.box, section.grid_size)
+        kind = SIMULATION_KINDS.get(p["simulation_kind"])
+        execution = ctx.extra["execution"]
+        rng = np.random.default_rng([p["seed"], 23])
+        fiducial = np.array([[section.fiducial_f_sub, section.fiducial_beta]])
+        ctx.log.info("simulating %d lenses at the fiducial point", section.n_fiducial)
+        images, _ = simulate_at(kind, p["simulation"], p["survey"], fiducial, section.n_fiducial, rng, execution)
+        raw, calibrated = _maps(model, calibration, images, grid, ctx.device)
+        largest = max(section.n_lenses)
+        prior = log_prior(grid, section.prior_beta_mean, section.prior_beta_sigma)
+        probabilities = posterior(grid, largest * calibrated.mean(axis=0), prior)
+        masses = mass_range(card)
+        ctx.log.info("coverage: %d ensembles of %d lenses", section.coverage_ensembles, max(section.coverage_lenses))
+        truths = _prior_draws(model.box, section, rng, section.coverage_ensembles)
+        per = max(section.coverage_lenses)
+        cover_images, _ = simulate_at(kind, p["simulation"], p["survey"], truths, per, rng, execution)
+        cover_raw, cover_cal = _maps(model, calibration, cover_images, grid, ctx.device)
+        coverage_out = {}
+        for n in section.coverage_lenses:
+            for name, maps in (("calibrated", cover_cal), ("raw", cover_raw)):
+                summed = maps.reshape(len(truths), per, -1)[:, :n].sum(axis=1)
+                coverage_out[f"{name}_n{n}"] = coverage(grid, summed, truths)
+        inference = {
+            "fiducial": {"f_sub": section.fiducial_f_sub, "beta": section.fiducial_beta},
+            "limits": {"calibrated": _limits_table(grid, calibrated, section), "raw": _limits_table(grid, raw, section)},
+            "coverage": coverage_out,
+            "n_fiducial": section.n_fiducial,
+            "coverage_ensembles": section.coverage_ensembles,
+            "calibration_effective_size_min": float(calibration.effective_size.min()),
+        }
+        results = {"task": "likelihood_ratio", "metrics": _flat_metrics(inference), "curves": {},
+                   "n_test": section.n_fiducial}
+        write_json(ctx.work / "results.json", results)  # the metrics.json schema's part
+        write_json(ctx.work / "inference.json", inference)  # limits, regions, coverage: what the report reads
+        examples = min(section.n_examples, len(images))
+        band = mass_function_band(grid, probabilities, SHMF_MASSES, masses.m_def, _fiducial_m_max(p["simulation"]))
+        write_atomic(ctx.work / "maps.npz", npz_bytes({
+            "f_sub": grid.f_sub, "beta": grid.beta, "mean_raw": raw.mean(axis=0), "mean_calibrated": calibrated.mean(axis=0),
+            "example_images": images[:examples, 0], "example_maps": raw[:examples],
+            "example_q": test_statistic(raw[:examples]), "posterior": probabilities,
+            "shmf_masses": SHMF_MASSES, "shmf_band": band, "coverage_truths": truths}))
+        return {"n_fiducial": section.n_fiducial, **{k: v for k, v in results["metrics"].items() if k.startswith("f_sub")
+                                                     and "calibrated" in k}}
+
+
+def _fiducial_m_max(simulation) -> float:
+    """Upper subhalo mass (Msun) of the fiducial host for the SHMF band: the population's m_max
+    fraction of the host M200 from the lens_sigma_v prior's centre, else its fixed m_max."""
+    population = simulation.regression
+    sigma = simulation.priors.get("lens_sigma_v")
+    if population.m_max_host_fraction is None or sigma is None:
+        return float(population.m_max)
+    centre = sigma.value if sigma.dist == "fixed" else sigma.mu
+    return float(population.m_max_host_fraction * host_m200_from_sigma_v(np.array([centre]))[0])
+
+
+def _number(value: float):
+    """A float for JSON, None where it is undefined (no interval)."""
+    return float(value) if np.isfinite(value) else None
+
+
+def _flat_metrics(inference: dict) -> dict:
+    """One number per key: f_sub limits per lens count (calibrated and raw) and coverages."""
+    out = {}
+    for name, table in inference["limits"].items():
+        for n, found in table.items():
+            out[f"f_sub_low_{name}_n{n}"] = _number(found["f_sub_low"])
+            out[f"f_sub_high_{name}_n{n}"] = _number(found["f_sub_high"])
+    for key, levels in inference["coverage"].items():
+        for level, value in levels.items():
+            out[f"coverage{level}_{key}"] = value
+    return out

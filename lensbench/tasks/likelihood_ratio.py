@@ -1,0 +1,116 @@
+"""The ``likelihood_ratio`` task: neural likelihood-ratio inference of the subhalo population.
+
+Brehmer, Mishra-Sharma, Hermans, Louppe & Cranmer 2019 (arXiv:1909.02005): images simulated with
+(f_sub, beta) drawn from a proposal, their joint likelihood ratio and score mined from the
+population (eq. 18), an estimator trained on ALICES (eq. 22) or a baseline loss, histogram
+calibration (sec. 3.3), and limits and posteriors on a 25 x 25 grid (sec. 3.4, 4)::
+
+    simulate:train  simulate:val         simulate:test (reference sample)
+            \\           /                       |
+               train ------------------- calibrate
+                    \\                       /
+                     `-- infer (evaluate) --'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lensbench.tasks.base import TASKS, Task, TaskStep
+
+
+@dataclass(frozen=True)
+class LikelihoodRatioSection:
+    """``[likelihood_ratio]``: the estimator's loss, the calibration and the inference settings.
+
+    Attributes
+    ----------
+    loss : str
+        ``alices`` (Brehmer+19 eq. 22), ``carl``, ``rolr`` or ``rascal``.
+    alpha : float
+        Weight of the score term (ALICES, RASCAL): 2e-3 in the paper, 2e-4 in the authors' code.
+    hidden : int
+        Width of the first of the two fully connected layers after the trunk.
+    reference_nodes : int
+        Gauss-Legendre nodes in beta of the reference density p_ref(z).
+    grid_size : int
+        Points per axis of the (f_sub, beta) grid (25).
+    calibration_bins : int
+        Histogram bins of the calibration (50, edges at quantiles).
+    fiducial_f_sub, fiducial_beta : float
+        The true point of the expected limits (0.05, -0.9).
+    n_fiducial : int
+        Lenses simulated at the fiducial point for the expected maps.
+    n_lenses : tuple of int
+        Lens counts of the expected limits (5, 20, 100).
+    n_examples : int
+        Lenses shown with their own maps (Fig. 2).
+    prior_beta_mean, prior_beta_sigma : float
+        Fig. 5 prior on beta (normal); f_sub is uniform.
+    coverage_ensembles : int
+        Ensembles with theta drawn from the prior for the coverage check.
+    coverage_lenses : tuple of int
+        Lenses per ensemble at which coverage is measured.
+    """
+
+    loss: Literal["alices", "carl", "rolr", "rascal"] = "alices"
+    alpha: float = field(default=2e-3, metadata={"min": 0.0})
+    hidden: int = field(default=256, metadata={"min": 1})
+    reference_nodes: int = field(default=400, metadata={"min": 16})
+    grid_size: int = field(default=25, metadata={"min": 3})
+    calibration_bins: int = field(default=50, metadata={"min": 2})
+    fiducial_f_sub: float = 0.05
+    fiducial_beta: float = -0.9
+    n_fiducial: int = field(default=2000, metadata={"min": 1})
+    n_lenses: tuple[int, ...] = (5, 20, 100)
+    n_examples: int = field(default=4, metadata={"min": 0})
+    prior_beta_mean: float = -0.9
+    prior_beta_sigma: float = field(default=0.1, metadata={"min": 0.0})
+    coverage_ensembles: int = field(default=100, metadata={"min": 1})
+    coverage_lenses: tuple[int, ...] = (20, 100)
+
+    def __post_init__(self):
+        if not self.n_lenses or min(self.n_lenses) < 1:
+            raise ValueError(f"n_lenses must be lens counts >= 1, got {self.n_lenses}")
+        if not self.coverage_lenses or min(self.coverage_lenses) < 1:
+            raise ValueError(f"coverage_lenses must be lens counts >= 1, got {self.coverage_lenses}")
+
+
+def _section(spec) -> LikelihoodRatioSection:
+    return spec.task_sections.get("likelihood_ratio", LikelihoodRatioSection())
+
+
+def ratio_steps(spec) -> list[TaskStep]:
+    """train -> calibrate -> infer for one branch; the infer step has the role ``evaluate`` (the
+    role whose ``results.json`` the report shell and ``metrics.json`` read)."""
+    section = _section(spec)
+    training = dataclasses.replace(spec.training.seeded(spec.experiment.seed), device="auto")
+    train = {"likelihood_ratio": section, "training": training, "model": spec.model, "simulation": spec.simulation}
+    calibrate = {"likelihood_ratio": section}
+    infer = {"likelihood_ratio": section, "simulation_kind": spec.simulation_kind, "simulation": spec.simulation,
+             "survey": spec.survey, "seed": spec.experiment.seed}
+    return [
+        TaskStep("train", "ratio_train", train, {"train": "simulate:train", "val": "simulate:val"}),
+        TaskStep("calibrate", "ratio_calibrate", calibrate, {"model": "train", "reference": "simulate:test"}),
+        TaskStep("evaluate", "ratio_infer", infer, {"model": "train", "calibration": "calibrate"}),
+    ]
+
+
+def ratio_sections(branches, context) -> dict:
+    """:func:`lensbench.report.likelihood_ratio.ratio_sections`, imported when a report is written."""
+    from lensbench.report.likelihood_ratio import ratio_sections as sections
+
+    return sections(branches, context)
+
+
+TASKS.register("likelihood_ratio")(Task(
+    name="likelihood_ratio",
+    steps=ratio_steps,
+    report=ratio_sections,
+    labels="parameters",
+    sections={"likelihood_ratio": LikelihoodRatioSection},
+    report_roles=("train", "calibrate", "evaluate"),
+    description="likelihood-ratio inference of (f_sub, beta) with mined joint ratios and scores (Brehmer+19)",
+))
