@@ -81,6 +81,10 @@ def scale_blocks(preset: str | None, branches: dict) -> list:
 
 
 def _scale_table(groups: dict) -> Table:
+    if any(isinstance(scale, str) for pair in groups for scale in pair):  # a task's own description
+        rows = tuple((", ".join(names), _scale_text(ours), _scale_text(paper)) for (ours, paper), names in groups.items())
+        return Table(("branches", "this run", "the paper's scale"), rows,
+                     "This run's scale against the paper's, per group of branches.")
     rows = tuple((", ".join(names), _images(ours), _epochs(ours), _images(paper), _epochs(paper))
                  for (ours, paper), names in groups.items())
     return Table(("branches", "images (train / val / test)", "epochs", "paper's images", "paper's epochs"), rows,
@@ -90,6 +94,8 @@ def _scale_table(groups: dict) -> Table:
 def _scale_text(scale) -> str:
     if scale is None:
         return "an unknown scale (the branch is not in the spec without preset)"
+    if isinstance(scale, str):
+        return scale
     return f"{scale.sizes()} images {scale.counted} (train / val / test) and at most {scale.epochs} epoch(s)"
 
 
@@ -168,8 +174,10 @@ def _candidates(metrics: dict, binary: bool):
 def _label(key: str, binary: bool) -> str:
     try:
         return metric_label(key, binary=binary)
-    except (KeyError, ValueError):
+    except ValueError:  # a registered metric without a label: MSE, MAE, RMSE
         return PLAIN_LABELS.get(key, key.upper())
+    except KeyError:  # a task's own number, e.g. "f sub low calibrated n5"
+        return PLAIN_LABELS.get(key, key.replace("_", " "))
 
 
 def _is_number(value) -> bool:

@@ -88,21 +88,25 @@ def branch_data(spec, roles: dict[str, str], inputs: dict[str, Path], paper_scal
                                      if k in history}
     return BranchData(name=spec.branch_name, task=spec.experiment.task, simulation_kind=spec.simulation_kind,
                       simulation=spec.simulation, survey=spec.survey, survey_scenario=spec.survey_scenario,
-                      architecture=spec.model.architecture, seed=spec.experiment.seed,
+                      architecture=spec.model.architecture if TASKS.get(spec.experiment.task).trains_model else "—",
+                      seed=spec.experiment.seed,
                       examples_per_class=spec.report.examples_per_class, outputs=outputs, results=results,
                       history=history, training=spec.training, scale=scale_of(spec), paper_scale=paper_scale,
                       paper_setup_differences=paper_setup_differences,
                       channels=tuple(channels(spec.simulation)) if channels else ())
 
 
-def scale_of(spec) -> Scale:
-    """How many images (per class for a task labelled by classes) and epochs ``spec`` asks for."""
+def scale_of(spec) -> Scale | str:
+    """How many images (per class for a task labelled by classes) and epochs ``spec`` asks for,
+    or the task's own description of its size (:attr:`lensbench.tasks.Task.scale`)."""
+    task = TASKS.get(spec.experiment.task)
+    if task.scale is not None:
+        return task.scale(spec)
     data = spec.data
-    per_class = TASKS.get(spec.experiment.task).labels == "classes"
-    return Scale(data.n_train, data.n_val, data.n_test, per_class, spec.training.epochs)
+    return Scale(data.n_train, data.n_val, data.n_test, task.labels == "classes", spec.training.epochs)
 
 
-def paper_scales(first) -> dict[str, Scale]:
+def paper_scales(first) -> dict[str, Scale | str]:
     """Each branch's scale in the spec file loaded alone, without preset or ``--set`` (the paper's
     scale); empty when the file no longer loads."""
     try:

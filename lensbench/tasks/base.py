@@ -88,6 +88,13 @@ class Task:
         Roles whose outputs the report reads (the test split is always available).
     description : str
         One line for ``lensbench list``.
+    scale : callable or None
+        ``scale(spec) -> str``: how big one branch's run is, for a task whose size is not images
+        and epochs (``"12 mock lenses (3 per SNR); NUTS on 4 of them, 2 chains x (200 + 300)
+        draws"``); the report's scale banner compares it with the spec's own, without a preset.
+        None: ``[data]`` images and ``[training]`` epochs.
+    trains_model : bool
+        Whether the task trains the ``[model]`` architecture (the report names it per branch).
     """
 
     name: str
@@ -98,6 +105,8 @@ class Task:
     splits: tuple[str, ...] = SPLITS
     report_roles: tuple[str, ...] = ()
     description: str = ""
+    scale: Callable[[Any], str] | None = None
+    trains_model: bool = True
 
     def __post_init__(self):
         if self.labels not in ("classes", "parameters"):
