@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from lensbench.tasks.base import TASKS, ReportContext, Task, TaskStep, task_sections
 from lensbench.tasks import supervised  # noqa: E402,F401  (registration)
+from lensbench.tasks import fit  # noqa: E402,F401  (registration)
 from lensbench.tasks import ssl  # noqa: E402,F401  (registration)
 from lensbench.tasks import likelihood_ratio  # noqa: E402,F401  (registration)
 
