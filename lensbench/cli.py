@@ -287,7 +287,7 @@ def fetch(
     dataset: str = typer.Argument(..., help="What to download: cosmos."),
     sample: str = typer.Option("25.2", "--sample", help="COSMOS sample: 23.5 or 25.2."),
     dest: Path = typer.Option(Path("data/cosmos"), "--dest", help="Folder to unpack into."),
-    checksum: Optional[str] = typer.Option(None, "--checksum", help="Expected md5:HEX or sha256:HEX (the Zenodo record lists md5), or none to skip verification."),
+    checksum: Optional[str] = typer.Option(None, "--checksum", help="Expected md5:HEX or sha256:HEX, or none to skip verification; default: the md5 the Zenodo record publishes, read before downloading."),
     url: Optional[str] = typer.Option(None, "--url", help="Another address of the archive (a mirror, file://)."),
 ):
     """Download and unpack a public data set (the COSMOS real-galaxy samples; see data/cosmos/README.md)."""

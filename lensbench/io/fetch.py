@@ -6,10 +6,12 @@ The samples are GalSim RealGalaxyCatalog tarballs on Zenodo record 3242143 (Mand
 
 The download is atomic and resumable: bytes go to ``<archive>.part``, an interrupted download
 continues from there with an HTTP Range request, and the file is renamed into place only once
-complete. It is verified before it is unpacked: lensbench ships no digests of its own (the
-record's md5 values could not be read from this machine, and a digest that was never checked
-would be worse than none), so ``checksum`` is required: ``md5:<hex>`` as the Zenodo record page
-lists it, or ``none`` to accept the archive unverified (its sha256 is then written next to it).
+complete. It is verified before it is unpacked, against the md5 the Zenodo record publishes,
+read from the record's API (:data:`RECORD_API`) before the download starts: lensbench copies no
+digests of its own (the machine it was written on could not read the record, and a digest never
+checked against the files would be worse than none). ``checksum`` overrides that:
+``md5:<hex>`` or ``sha256:<hex>`` when the record cannot be reached, or ``none`` to accept the
+archive unverified (its sha256 is then written next to it).
 Unpacking refuses members that would land outside the destination folder (absolute paths,
 ``..``, links), happens in a staging folder renamed into place at the end, and is marked
 complete by a file written last (``.<folder>.complete``): an interrupted unpack is never taken
@@ -19,6 +21,7 @@ for a finished one, and the next call unpacks again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -33,6 +36,8 @@ from lensbench.errors import DataError, UsageError
 from lensbench.io.atomic import write_atomic
 
 ZENODO_RECORD = 3242143
+RECORD_API = f"https://zenodo.org/api/records/{ZENODO_RECORD}"
+"""The record's metadata (JSON): each file's ``key`` (name) and ``checksum`` (``md5:<hex>``)."""
 CHUNK_BYTES = 1 << 20
 
 
@@ -195,8 +200,34 @@ def _unpack_into_place(archive: Path, dest: Path, folder: str) -> Path:
     return target
 
 
+def published_checksum(archive: str, record_url: str = RECORD_API) -> str:
+    """The checksum the Zenodo record publishes for file ``archive`` (``"md5:<hex>"``).
+
+    Reads the record's JSON (``files``: a list, or ``{"entries": [...]}`` in newer Zenodo
+    releases, of ``{"key": name, "checksum": "md5:<hex>"}``).
+
+    Raises
+    ------
+    DataError
+        When the record cannot be read (offline) or does not list ``archive``; the message says
+        how to give the checksum by hand.
+    """
+    hint = f"give --checksum md5:<hex> from https://zenodo.org/record/{ZENODO_RECORD}, or --checksum {UNVERIFIED}"
+    try:
+        with urllib.request.urlopen(record_url, timeout=30) as response:
+            record = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise DataError(record_url, f"cannot read the record's published checksums ({error}); {hint}") from None
+    files = record.get("files", []) if isinstance(record, dict) else []
+    entries = files.get("entries", []) if isinstance(files, dict) else files
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("key") == archive and isinstance(entry.get("checksum"), str):
+            return entry["checksum"]
+    raise DataError(record_url, f"the record lists no checksum for {archive}; {hint}")
+
+
 def fetch_cosmos(sample: str, dest: Path, url: str | None = None, progress: bool = True,
-                 checksum: str | None = None) -> Path:
+                 checksum: str | None = None, record_url: str = RECORD_API) -> Path:
     """Download, verify and unpack one COSMOS real-galaxy training sample.
 
     Parameters
@@ -210,10 +241,12 @@ def fetch_cosmos(sample: str, dest: Path, url: str | None = None, progress: bool
         ``file://`` included.
     progress : bool
         Show a tqdm progress bar (bytes).
-    checksum : str
-        ``"md5:<hex>"`` (the form Zenodo lists on the record page), ``"sha256:<hex>"``, or
-        ``"none"`` to accept the archive unverified (its sha256 is written next to it,
-        ``<archive>.sha256``, for the record). Needed unless the sample is already unpacked.
+    checksum : str, optional
+        ``"md5:<hex>"``, ``"sha256:<hex>"``, or ``"none"`` to accept the archive unverified (its
+        sha256 is written next to it, ``<archive>.sha256``, for the record). None: the checksum
+        the record publishes (:func:`published_checksum`), read before downloading.
+    record_url : str
+        Where the record's metadata is read from (:data:`RECORD_API`; ``file://`` works).
 
     Returns
     -------
@@ -223,9 +256,10 @@ def fetch_cosmos(sample: str, dest: Path, url: str | None = None, progress: bool
     Raises
     ------
     UsageError
-        (exit 2, before any download) An unknown sample, or a missing or malformed checksum.
+        (exit 2, before any download) An unknown sample, or a malformed checksum.
     DataError
-        Offline or unreachable URL, checksum mismatch, or an unsafe or corrupt archive.
+        Offline or unreachable record or URL (before any download when it is the record),
+        checksum mismatch, or an unsafe or corrupt archive.
     """
     if sample not in COSMOS_SAMPLES:
         raise UsageError(f"unknown COSMOS sample {sample!r}; one of: {', '.join(COSMOS_SAMPLES)}")
@@ -234,12 +268,7 @@ def fetch_cosmos(sample: str, dest: Path, url: str | None = None, progress: bool
     folder = dest / info.folder
     if folder.is_dir() and completion_marker(dest, info.folder).is_file():
         return folder
-    if checksum is None:
-        raise UsageError(f"--checksum is needed to verify {info.archive}: lensbench has no published digest "
-                         f"built in. Give the md5 the Zenodo record lists "
-                         f"(https://zenodo.org/record/{ZENODO_RECORD}) as --checksum md5:<hex>, or "
-                         f"--checksum {UNVERIFIED} to accept the download unverified")
-    expected = parse_checksum(checksum)
+    expected = parse_checksum(checksum if checksum is not None else published_checksum(info.archive, record_url))
     dest.mkdir(parents=True, exist_ok=True)
     archive = dest / info.archive
     if not archive.exists():

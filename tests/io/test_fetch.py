@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -110,12 +111,43 @@ def test_checksum_text_is_parsed_strictly():
             parse_checksum(bad)
 
 
-def test_a_bad_or_missing_checksum_is_refused_before_downloading(tmp_path):
+def test_a_bad_checksum_is_refused_before_downloading(tmp_path):
     archive = build_sample_tarball(tmp_path)
     dest = tmp_path / "data"
-    for checksum in ("md5:1234", None):
-        with pytest.raises(UsageError, match="--checksum"):
-            fetch_cosmos("25.2", dest, url=archive.as_uri(), progress=False, checksum=checksum)
+    with pytest.raises(UsageError, match="--checksum"):
+        fetch_cosmos("25.2", dest, url=archive.as_uri(), progress=False, checksum="md5:1234")
+    assert not dest.exists()
+
+
+def write_record(folder: Path, files) -> str:
+    """A Zenodo record's metadata (JSON) listing ``files``, as a file:// URL."""
+    path = folder / "record.json"
+    path.write_text(json.dumps({"id": 3242143, "files": files}))
+    return path.as_uri()
+
+
+def test_without_checksum_the_record_s_published_md5_verifies_the_download(tmp_path):
+    archive = build_sample_tarball(tmp_path)
+    name = COSMOS_SAMPLES["25.2"].archive
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    for files in ([{"key": name, "checksum": f"md5:{md5}"}], {"entries": [{"key": name, "checksum": f"md5:{md5}"}]}):
+        dest = tmp_path / f"data_{type(files).__name__}"
+        record = write_record(tmp_path, files)
+        assert fetch_cosmos("25.2", dest, url=archive.as_uri(), progress=False, record_url=record).is_dir()
+    wrong = write_record(tmp_path, [{"key": name, "checksum": "md5:" + "0" * 32}])
+    with pytest.raises(DataError, match="does not match"):
+        fetch_cosmos("25.2", tmp_path / "data_wrong", url=archive.as_uri(), progress=False, record_url=wrong)
+
+
+def test_a_record_that_cannot_be_read_or_lacks_the_file_stops_before_downloading(tmp_path):
+    archive = build_sample_tarball(tmp_path)
+    dest = tmp_path / "data"
+    for record, message in ((write_record(tmp_path, [{"key": "other.tar.gz", "checksum": "md5:" + "0" * 32}]),
+                             "lists no checksum"),
+                            ((tmp_path / "missing.json").as_uri(), "cannot read the record")):
+        with pytest.raises(DataError, match=message) as raised:
+            fetch_cosmos("25.2", dest, url=archive.as_uri(), progress=False, record_url=record)
+        assert "--checksum" in str(raised.value)
     assert not dest.exists()
 
 
