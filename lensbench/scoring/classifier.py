@@ -10,7 +10,7 @@ import torch
 
 from lensbench.errors import DataError, UsageError
 from lensbench.io.preprocess import Preprocessing
-from lensbench.models.saved import MODEL_CARD, MODEL_FILES, load_model
+from lensbench.models.saved import MODEL_CARD, MODEL_FILES, load_model, read_model_card
 
 
 def _is_model_dir(path: Path) -> bool:
@@ -64,15 +64,15 @@ def load_classifier(model_dir: Path) -> tuple[torch.nn.Module, dict]:
     UsageError
         When the model is not a classifier of one-channel images.
     """
+    task = read_model_card(model_dir).get("task")  # before the weights: another task's network
+    if task != "classify":                          # would fail to load with a state-dict dump
+        raise UsageError(f"{model_dir}: a '{task}' model; apply needs a classifier (task 'classify')")
     try:
         model, card = load_model(model_dir)
     except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError,
             pickle.UnpicklingError) as error:
         raise DataError(model_dir, f"cannot load the model: {type(error).__name__}: "
                                    f"{error}") from None
-    if card["task"] != "classify":
-        raise UsageError(f"{model_dir}: a '{card['task']}' model; apply needs a classifier "
-                         f"(task 'classify')")
     if card["in_channels"] != 1:
         raise UsageError(f"{model_dir}: the model takes {card['in_channels']} channels; FITS "
                          f"stamps have one band")
