@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import torch
 
+from lensbench.fit.keys import LENS_KEYS, SHEAR_KEYS, SOURCE_KEYS  # noqa: F401  (re-exported)
 from lensbench.physics import profiles
 from lensbench.simulate.backends.torch_renderer import RenderLayout, render_tensors
 from lensbench.simulate.scene import Observation
 
-LENS_KEYS = {"epl": ("theta_E", "gamma", "e1", "e2", "center_x", "center_y"),
-             "sie": ("theta_E", "e1", "e2", "center_x", "center_y")}
-"""Lens-mass keywords of each supported profile."""
-SHEAR_KEYS = ("gamma1", "gamma2")
-SOURCE_KEYS = ("amp", "R_sersic", "n_sersic", "e1", "e2", "center_x", "center_y")
 
 
 class LensImageModel:

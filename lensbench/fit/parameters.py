@@ -16,20 +16,11 @@ import numpy as np
 import torch
 from torch.distributions import Distribution, LogNormal, Normal, Uniform, transform_to
 
-PRIOR_KINDS = ("uniform", "normal", "lognormal")
-"""Prior families a spec may name: ``uniform`` (low, high), ``normal`` (mean, sd) and
-``lognormal`` (median, sd of the natural log)."""
+from lensbench.fit.keys import PARAMETER_UNITS, PRIOR_KINDS, check_prior  # noqa: F401  (re-exported)
 
 COMPONENTS = ("lens", "shear", "source")
 """Where a parameter goes in the renderer's tensors (:func:`scene_tensors` layout)."""
 
-PARAMETER_UNITS = {
-    "lens_theta_E": "arcsec", "lens_gamma": "", "lens_e1": "", "lens_e2": "", "lens_center_x": "arcsec",
-    "lens_center_y": "arcsec", "shear_gamma1": "", "shear_gamma2": "", "source_amp": "counts/s/arcsec^2",
-    "source_R_sersic": "arcsec", "source_n_sersic": "", "source_e1": "", "source_e2": "",
-    "source_center_x": "arcsec", "source_center_y": "arcsec",
-}
-"""Every parameter the lens model knows (EPL/SIE + external shear + Sersic source), with units."""
 
 
 def make_prior(kind: str, a: float, b: float, dtype=torch.float64) -> Distribution:
@@ -40,20 +31,13 @@ def make_prior(kind: str, a: float, b: float, dtype=torch.float64) -> Distributi
     ValueError
         For an unknown family or invalid numbers (low >= high, sd <= 0, median <= 0).
     """
+    check_prior(kind, a, b)
     a_t, b_t = torch.tensor(float(a), dtype=dtype), torch.tensor(float(b), dtype=dtype)
     if kind == "uniform":
-        if not a < b:
-            raise ValueError(f"uniform prior needs low < high, got ({a}, {b})")
         return Uniform(a_t, b_t)
     if kind == "normal":
-        if not b > 0:
-            raise ValueError(f"normal prior needs sd > 0, got {b}")
         return Normal(a_t, b_t)
-    if kind == "lognormal":
-        if not (a > 0 and b > 0):
-            raise ValueError(f"lognormal prior needs median > 0 and sd > 0, got ({a}, {b})")
-        return LogNormal(torch.log(a_t), b_t)
-    raise ValueError(f"unknown prior kind {kind!r}; one of: {', '.join(PRIOR_KINDS)}")
+    return LogNormal(torch.log(a_t), b_t)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ DEFAULT_PRIORS = {
     "source_center_y": ("uniform", -0.2, 0.2),
 }
 """Mock population and fit prior (our choice): name -> (family, a, b), see
-:func:`lensbench.fit.parameters.make_prior`."""
+:func:`lensbench.fit.keys.check_prior`."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,7 @@ class MocksSection:
                 "profile lacks (lens_gamma for an SIE) are ignored."})
 
     def __post_init__(self):
-        from lensbench.fit.lens_model import LENS_KEYS
-        from lensbench.fit.parameters import PARAMETER_UNITS, make_prior
+        from lensbench.fit.keys import LENS_KEYS, PARAMETER_UNITS, check_prior
 
         if not self.snrs or any(not s > 0 for s in self.snrs):
             raise ValueError(f"snrs must be positive numbers, got {list(self.snrs)}")
@@ -63,13 +62,13 @@ class MocksSection:
             raise ValueError(f"priors: unknown parameters {unknown}; known: {', '.join(PARAMETER_UNITS)}")
         for name, (kind, a, b) in self.priors.items():
             try:
-                make_prior(kind, a, b)
+                check_prior(kind, a, b)
             except ValueError as error:
                 raise ValueError(f"priors.{name}: {error}") from None
 
 
 def _model_names(lens_profile: str) -> tuple[str, ...]:
-    from lensbench.fit.lens_model import LENS_KEYS, SHEAR_KEYS, SOURCE_KEYS
+    from lensbench.fit.keys import LENS_KEYS, SHEAR_KEYS, SOURCE_KEYS
 
     return (tuple(f"lens_{k}" for k in LENS_KEYS[lens_profile]) + tuple(f"shear_{k}" for k in SHEAR_KEYS)
             + tuple(f"source_{k}" for k in SOURCE_KEYS))
