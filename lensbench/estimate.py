@@ -184,6 +184,26 @@ def _training(spec) -> tuple[int, int, float]:
     return 2 * 4 * n_params, memory, seconds
 
 
+def _passes_over_training(spec, kind: str) -> float | None:
+    """How many supervised trainings of ``spec`` (:func:`_training`) a network step of another task
+    costs, or None for a kind that is not one: a pre-training (its epochs, two views per image,
+    plus DINO's local crops by their area), a fine-tuning (one per seed and label fraction), a
+    likelihood-ratio training (each image seen at two parameter points)."""
+    epochs = max(1, spec.training.epochs)
+    if kind == "ssl_pretrain":
+        pretrain = spec.task_sections["pretrain"]
+        side = image_shape(spec)[-1]
+        views = 2 + (pretrain.local_views * (min(pretrain.local_crop_size, side) / side) ** 2
+                     if pretrain.method == "dino" else 0)
+        return pretrain.epochs / epochs * views
+    if kind == "ssl_finetune":
+        finetune = spec.task_sections["finetune"]
+        return len(finetune.seeds) * sum(finetune.label_fractions)
+    if kind == "ratio_train":
+        return 2.0
+    return None
+
+
 def _branch_of(plan, step):
     return next(s for s in plan.specs if s.branch_name in step.branches)
 
@@ -207,6 +227,9 @@ def estimate_plan(plan, is_cached=None) -> PlanEstimate:
             disk, memory, seconds = _signal(spec, _split_images(spec, split) // max(1, len(spec.data.classes)))
         elif step.kind == "train":
             disk, memory, seconds = _training(spec)
+        elif (passes := _passes_over_training(spec, step.kind)) is not None:
+            disk, memory, seconds = _training(spec)
+            seconds *= passes
         else:  # evaluate, apply: one pass over the test split, a third of a training step per image
             _, memory, train_seconds = _training(spec)
             per_image = train_seconds / max(1, spec.training.epochs) / (_split_images(spec, "train") + _split_images(spec, "val") / 3)

@@ -34,6 +34,23 @@ def test_time_scales_with_images_and_epochs(in_repo):
     assert full.seconds > 100 * smoke.seconds
 
 
+def test_other_tasks_network_steps_cost_multiples_of_one_training(in_repo):
+    """Pre-training, fine-tuning and ratio training are estimated, not shown as free."""
+    from lensbench.estimate import _training
+
+    for spec_file, kinds in (("specs/papers/ssl.toml", ("pretrain", "finetune", "supervised")),
+                             ("specs/papers/mining.toml", ("train",))):
+        plan = make_plan(load_spec(spec_file, preset="quick"))
+        steps = {s.step_id.split("[")[0]: s for s in estimate_plan(plan).steps}
+        one_training = _training(plan.specs[0])[2]
+        for kind in kinds:
+            assert steps[kind].seconds >= one_training > 0, kind
+    ssl = load_spec("specs/papers/ssl.toml", preset="quick")[0]
+    finetune = ssl.task_sections["finetune"]
+    step = next(s for s in estimate_plan(make_plan([ssl])).steps if s.step_id.startswith("finetune"))
+    assert step.seconds == pytest.approx(_training(ssl)[2] * len(finetune.seeds) * sum(finetune.label_fractions))
+
+
 def test_flops_are_counted_without_memory():
     small, small_params = forward_flops("cnn", (1, 64, 64))
     big, big_params = forward_flops("vgg11", (1, 64, 64))
