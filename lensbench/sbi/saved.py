@@ -9,7 +9,6 @@ the report links it as the run's model.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -17,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lensbench.io.atomic import write_atomic, write_json
+from lensbench.io.atomic import write_json
 from lensbench.sbi.estimator import RatioEstimator
 from lensbench.sbi.population import MassRange, ProposalBox
+from lensbench.training.checkpoints import save_weights
 
 WEIGHTS, CARD = "model.pt", "model.json"
 
@@ -27,9 +27,7 @@ WEIGHTS, CARD = "model.pt", "model.json"
 def save_estimator(folder: Path, model: RatioEstimator, card: dict) -> None:
     """Write the weights and the card (``card`` holds architecture, options, in_channels,
     input_size, hidden; the box, masses and normalisation are taken from ``model``)."""
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
-    write_atomic(Path(folder) / WEIGHTS, buffer.getvalue())
+    save_weights(model, Path(folder) / WEIGHTS)
     full = dict(card, format="lensbench.ratio_estimator/1", task="likelihood_ratio", num_outputs=1,
                 normalize="none", box=asdict(model.box), mean=float(model.input_mean), std=float(model.input_std))
     write_json(Path(folder) / CARD, full)

@@ -172,6 +172,12 @@ class ShardedDataset(Dataset):
         """Images at ``indices`` as one float32 array (N, C, H, W), without the transform."""
         return np.stack([self._raw(int(i)) for i in indices])
 
+    def image_batches(self, size: int = 256):
+        """Every image in order, ``size`` at a time (float32 (n, C, H, W), without the transform):
+        a pass over a split that never holds all of it in memory."""
+        for low in range(0, len(self), size):
+            yield self.images(range(low, min(low + size, len(self))))
+
     def _raw(self, i: int) -> np.ndarray:
         """Image ``i`` (C, H, W) as a float32 copy, read from its memory-mapped shard."""
         shard = int(np.searchsorted(self._offsets, i, side="right") - 1)

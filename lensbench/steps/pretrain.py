@@ -8,20 +8,19 @@ normalised validation embeddings per epoch, images per second).
 
 from __future__ import annotations
 
-import io
 import shutil
 import time
 
 import torch
 from torch.utils.data import Subset
 
-from lensbench.io.atomic import write_atomic, write_json
+from lensbench.io.atomic import write_json
 from lensbench.models import build_model
 from lensbench.models.saved import normaliser
 from lensbench.simulate.store import ShardedDataset
 from lensbench.ssl.methods import build_objective
 from lensbench.steps.base import STEP_KINDS, StepContext
-from lensbench.training import TrainConfig, fit
+from lensbench.training import TrainConfig, fit, save_weights
 
 PER_IMAGE_NORMALISATIONS = ("none", "max", "standardize")
 
@@ -40,13 +39,6 @@ def new_encoder(model_section, manifest: dict, seed: int) -> torch.nn.Module:
     channels, height, width = manifest["image_shape"]
     return build_model(model_section.architecture, in_channels=channels, num_outputs=len(manifest["classes"]),
                        input_size=(height, width), seed=seed, **model_section.options)
-
-
-def state_bytes(module: torch.nn.Module) -> bytes:
-    """A module's state dict on the CPU, as ``torch.save`` bytes."""
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, buffer)
-    return buffer.getvalue()
 
 
 def load_encoder(folder, model_section, manifest: dict, seed: int) -> torch.nn.Module:
@@ -86,7 +78,7 @@ class PretrainStep:
                       progress=ctx.progress, log=ctx.log.info)
         seconds = time.perf_counter() - started
         spread = objective.finish()
-        write_atomic(ctx.work / "encoder.pt", state_bytes(encoder))
+        save_weights(encoder, ctx.work / "encoder.pt")
         write_json(ctx.work / "encoder.json", {"architecture": p["model"].architecture,
                                                "options": dict(p["model"].options), "method": config.method,
                                                "normalize": p["normalize"], "seed": seed})

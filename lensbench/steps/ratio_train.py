@@ -52,8 +52,7 @@ class RatioTrainStep:
         train = augmented(ctx.inputs["train"], box, masses, rng, section.reference_nodes)
         val = augmented(ctx.inputs["val"], box, masses, rng, section.reference_nodes)
         images = train.images
-        constants = dataset_constants(images.images(range(lo, min(lo + 256, len(images))))
-                                      for lo in range(0, len(images), 256))
+        constants = dataset_constants(images.image_batches())
         channels, height, width = images.manifest["image_shape"]
         model = RatioEstimator(p["model"].architecture, channels, (height, width), box, hidden=section.hidden,
                                mean=constants["mean"][0], std=constants["std"][0], seed=training.seed,

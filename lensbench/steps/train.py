@@ -7,19 +7,17 @@ and ``history.json`` (per-epoch losses, accuracies and learning rates).
 
 from __future__ import annotations
 
-import io
 import shutil
 
-import torch
 
-from lensbench.io.atomic import write_atomic, write_json
+from lensbench.io.atomic import write_json
 from lensbench.io.canonical import to_jsonable
 from lensbench.models import build_model
 from lensbench.io.preprocess import DATASET_NORMALISATIONS, dataset_constants
 from lensbench.models.saved import normaliser
 from lensbench.simulate.store import ShardedDataset
 from lensbench.steps.base import STEP_KINDS, StepContext
-from lensbench.training import Supervised, fit
+from lensbench.training import Supervised, fit, save_weights
 
 
 @STEP_KINDS.register("train")
@@ -37,8 +35,7 @@ class TrainStep:
         train_set = ShardedDataset(ctx.inputs["train"])
         constants = None
         if training.normalize in DATASET_NORMALISATIONS:  # from the training split only, saved in model.json
-            constants = dataset_constants(train_set.images(range(lo, min(lo + 256, len(train_set))))
-                                          for lo in range(0, len(train_set), 256))  # images() skips the transform
+            constants = dataset_constants(train_set.image_batches())
         train_set.transform = transform = normaliser(training.normalize, constants)
         val_set = ShardedDataset(ctx.inputs["val"], transform=transform)
         manifest = train_set.manifest
@@ -49,9 +46,7 @@ class TrainStep:
                             input_size=(height, width), seed=training.seed, **p["model"].options)
         history = fit(model, train_set, val_set, training, objective=Supervised(p["task"]), device=ctx.device,
                       checkpoint_dir=ctx.work / "checkpoints", progress=ctx.progress, log=ctx.log.info)
-        buffer = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
-        write_atomic(ctx.work / "model.pt", buffer.getvalue())
+        save_weights(model, ctx.work / "model.pt")
         info = {
             "format": "lensbench.model/1",
             "architecture": p["model"].architecture,

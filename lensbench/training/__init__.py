@@ -5,7 +5,7 @@ Modules: :mod:`~lensbench.training.config` (TrainConfig), :mod:`~lensbench.train
 (OPTIMIZERS, SCHEDULERS registries), :mod:`~lensbench.training.schedulers` (the warm-up cosine
 schedule), :mod:`~lensbench.training.objectives` (Objective protocol, Supervised),
 :mod:`~lensbench.training.loop` (fit, predict), :mod:`~lensbench.training.checkpoints`
-(last.pt, best.pt, resume) and :mod:`~lensbench.training.history` (History).
+(last.pt, best.pt, resume, save_weights) and :mod:`~lensbench.training.history` (History).
 """
 
 import importlib
@@ -13,9 +13,10 @@ import importlib
 # Names are imported on first use (PEP 562), so that spec validation, which needs only
 # TrainConfig, does not import torch through the loop.
 _HOMES = {"TrainConfig": "config", "History": "history", "fit": "loop", "predict": "loop",
-          "Objective": "objectives", "Supervised": "objectives", "OPTIMIZERS": "optim", "SCHEDULERS": "optim"}
+          "Objective": "objectives", "Supervised": "objectives", "OPTIMIZERS": "optim", "SCHEDULERS": "optim",
+          "save_weights": "checkpoints"}
 
-__all__ = ["OPTIMIZERS", "SCHEDULERS", "History", "Objective", "Supervised", "TrainConfig", "fit", "predict"]
+__all__ = ["OPTIMIZERS", "SCHEDULERS", "History", "Objective", "Supervised", "TrainConfig", "fit", "predict", "save_weights"]
 
 
 def __getattr__(name: str):

@@ -59,6 +59,12 @@ def _save_atomically(obj, path: Path) -> None:
     write_atomic(path, buffer.getvalue())
 
 
+def save_weights(module: nn.Module, path: Path) -> None:
+    """Write ``module``'s state dict, on the CPU, to ``path`` atomically (a ``model.pt`` that
+    loads with ``torch.load(..., weights_only=True)``)."""
+    _save_atomically({key: value.detach().cpu() for key, value in module.state_dict().items()}, Path(path))
+
+
 def write_checkpoints(directory: Path, live: TrainingState, progress: Progress, settings: dict,
                       improved: bool) -> None:
     """``best.pt`` (weights only) when the epoch improved, then ``last.pt`` (everything to resume)."""
