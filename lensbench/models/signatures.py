@@ -10,6 +10,7 @@ plug-in) is read with :mod:`inspect`. Both give the same answer (tested for ever
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import inspect
 import typing
@@ -37,8 +38,10 @@ def _annotation(node: ast.expr | None) -> Any:
         return None
 
 
+@functools.lru_cache(maxsize=None)
 def _from_source(module: str, function: str) -> dict[str, tuple[Any, Any]]:
-    """Keyword-only options of ``module.function`` read from its source file."""
+    """Keyword-only options of ``module.function`` read from its source file (parsed once per
+    process: a spec's branches share their architectures). Callers must not modify the result."""
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError(f"No module named {module!r}", name=module)
