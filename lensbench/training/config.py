@@ -42,6 +42,7 @@ class TrainConfig:
     CosineAnnealingWarmRestarts: ``t_0`` epochs in the first cycle, ``t_mult`` cycle growth,
     ``eta_min`` floor); ``cosine_warmup_restarts`` (the same with a linear warm-up of
     ``warmup_epochs`` and peaks scaled by ``cycle_gamma`` at each restart, as Ko cites);
+    ``exponential`` (geometric decay from ``lr`` to ``eta_min`` over ``epochs``, as Brehmer et al.);
     ``plateau`` (learning rate times ``plateau_factor`` once the monitored validation quantity has
     not improved for more than ``plateau_patience`` epochs, as Vattis et al.).
 
@@ -81,7 +82,7 @@ class TrainConfig:
     scheduler: str = field(default="none", metadata={"choices": _schedulers})
     t_0: int = field(default=10, metadata={"min": 1, "help": "Epochs in the first cycle of the cosine schedules."})
     t_mult: int = field(default=1, metadata={"min": 1, "help": "Growth of each cosine cycle's length after a restart."})
-    eta_min: float = field(default=0.0, metadata={"min": 0.0, "help": "Lowest learning rate of the cosine schedules."})
+    eta_min: float = field(default=0.0, metadata={"min": 0.0, "help": "Lowest learning rate of the cosine schedules; the rate `exponential` decays to."})
     warmup_epochs: int = field(default=0, metadata={"min": 0, "help": "Epochs of linear warm-up of `cosine_warmup_restarts`."})
     cycle_gamma: float = field(default=1.0, metadata={
         "min": 0.0, "help": "Factor on the peak learning rate at each restart of `cosine_warmup_restarts`."})
@@ -99,6 +100,9 @@ class TrainConfig:
             _check_field(spec, getattr(self, spec.name))
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.scheduler == "exponential" and not 0 < self.eta_min <= self.lr:
+            raise ValueError(f"the exponential scheduler decays lr to eta_min: eta_min must be in (0, lr], "
+                             f"got {self.eta_min}")
 
     def seeded(self, default: int) -> "TrainConfig":
         """This config with ``seed`` set to ``default`` if it is None (the experiment seed)."""

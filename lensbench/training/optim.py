@@ -5,7 +5,7 @@ return a ``torch.optim.Optimizer``; ``SCHEDULERS`` builders take ``(optimizer, c
 return a scheduler stepped once per epoch, or None (``"none"``). Adding one is a function and a
 registration; the spec accepts the new name at once.
 
-Schedulers: torch's cosine annealing with warm restarts (Loshchilov & Hutter 2017, eq. 5),
+Schedulers: an exponential decay from ``lr`` to ``eta_min`` (Brehmer+19), torch's cosine annealing with warm restarts (Loshchilov & Hutter 2017, eq. 5),
 :class:`~lensbench.training.schedulers.CosineAnnealingWarmupRestarts` (J. Kim's scheduler that
 Ko cites, ref. 15) and reduce-on-plateau (Vattis+21: learning rate /10 when the validation loss
 stops improving).
@@ -80,6 +80,17 @@ def cosine_warmup_restarts(optimizer, config):
 
     return CosineAnnealingWarmupRestarts(optimizer, T_0=config.t_0, T_mult=config.t_mult, eta_min=config.eta_min,
                                          warmup=config.warmup_epochs, gamma=config.cycle_gamma)
+
+
+@SCHEDULERS.register("exponential")
+def exponential(optimizer, config):
+    """Learning rate decaying geometrically from ``lr`` to ``eta_min`` over ``epochs`` (Brehmer+19
+    sec. 3.2: 0.01 to 1e-4): the rate of epoch k is ``lr * (eta_min / lr) ** (k / (epochs - 1))``
+    (:class:`~lensbench.training.TrainConfig` refuses ``eta_min`` outside (0, lr])."""
+    from torch.optim.lr_scheduler import ExponentialLR
+
+    gamma = (config.eta_min / config.lr) ** (1.0 / max(config.epochs - 1, 1))
+    return ExponentialLR(optimizer, gamma=gamma)
 
 
 @SCHEDULERS.register("plateau")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts, ReduceLROnPlateau
@@ -37,6 +38,24 @@ def test_schedulers_build_from_the_config(name, kind):
 
 def test_registries_list_exactly_the_built_in_names():
     assert OPTIMIZERS.names() == ["adam", "adamw", "sgd"]
-    assert SCHEDULERS.names() == ["cosine_warm_restarts", "cosine_warmup_restarts", "none", "plateau"]
+    assert SCHEDULERS.names() == ["cosine_warm_restarts", "cosine_warmup_restarts", "exponential", "none", "plateau"]
     with pytest.raises(KeyError, match="unknown optimizer 'adma'"):
         OPTIMIZERS.get("adma")
+
+
+def test_exponential_schedule_reaches_eta_min_at_the_last_epoch():
+    config = TrainConfig(epochs=5, lr=0.01, eta_min=1e-4, scheduler="exponential", optimizer="sgd")
+    optimizer = OPTIMIZERS.get("sgd")([torch.nn.Parameter(torch.zeros(1))], config)
+    scheduler = SCHEDULERS.get("exponential")(optimizer, config)
+    rates = []
+    for _ in range(config.epochs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.01) and rates[-1] == pytest.approx(1e-4)
+    assert np.allclose(np.diff(np.log(rates)), np.log(1e-2) / 4)
+
+
+def test_exponential_schedule_refuses_a_zero_floor():
+    with pytest.raises(ValueError, match="eta_min"):
+        TrainConfig(scheduler="exponential", eta_min=0.0)
