@@ -19,8 +19,8 @@ from lensbench.report.document import Figure, Notice, Paragraph, Table
 PAPER_REGION_100 = ((0.032, 0.083), (-1.17, -0.68))
 """The paper's 100-lens 2-D 95 % CL region (f_sub and beta extents), read from Fig. 3."""
 SMALL_EFFECTIVE_SIZE = 50
-"""Median effective sample size of the reweighted calibration below which the report warns that
-the calibrated ratio rests on too few images (50 bins need more than 50 images)."""
+"""Median effective sample size of the calibration's numerator sample below which the report warns
+that the calibrated ratio rests on too few images (50 bins need more than 50 images)."""
 
 
 def _interval(found: dict, f_range: tuple[float, float]) -> str:
@@ -92,6 +92,14 @@ def limits_blocks(name: str, b, context) -> list:
                                              "calibrated ratio, prior uniform in f_sub and N(-0.9, 0.1) in beta; right, "
                                              "the subhalo mass function per host mass (median, 68 and 95 % bands) "
                                              "against the true one (dotted)."))
+        if "accumulated_posteriors" in maps and len(maps["accumulated_counts"]) > 1:
+            counts_shown = maps["accumulated_counts"]
+            blocks.append(Figure(f"posterior_accumulating_{_slug(name)}", LF.posterior_animation(
+                maps["f_sub"], maps["beta"], maps["accumulated_posteriors"], counts_shown,
+                (fiducial["f_sub"], fiducial["beta"])),
+                f"Animated: the calibrated posterior (same prior) of one realisation, the first "
+                f"{', '.join(str(int(k)) for k in counts_shown)} lenses simulated at the true point (star) "
+                "combined. An animated PNG: a browser plays it; a viewer that does not shows its first frame."))
     return blocks
 
 
@@ -108,7 +116,7 @@ def _true_shmf(masses, fiducial, b) -> np.ndarray:
 
 
 def calibration_blocks(name: str, b) -> list:
-    """Calibration curves at a few grid points and the effective sample sizes of the reweighting."""
+    """Calibration curves at a few grid points and the effective sample sizes of its numerator sample."""
     folder = b.outputs.get("calibrate")
     if folder is None:
         return []
@@ -117,24 +125,45 @@ def calibration_blocks(name: str, b) -> list:
         f_sub, beta = data["f_sub"], data["beta"]
         picks = [(len(beta) // 2) * len(f_sub) + k for k in (1, len(f_sub) // 4, len(f_sub) // 2, len(f_sub) - 2)]
         labels = [f"f_sub={f_sub[g % len(f_sub)]:.3f}, beta={beta[g // len(f_sub)]:.2f}" for g in picks]
-        fig = LF.calibration_curves(data["bin_centres"][picks], data["log_ratio"][picks], labels)
+        fig = LF.calibration_curves(data["curve_log_r_hat"][picks], data["curve_log_r"][picks], labels)
+    figure = Figure.from_matplotlib(f"calibration_{_slug(name)}", fig,
+                                    "Calibrated ln r against the network's ln r_hat at grid points along beta's "
+                                    "middle row; the dotted diagonal is a network already calibrated.")
+    method = summary.get("method", "reweighted")
+    if method == "normalized":
+        return [
+            Paragraph(f"Temperature-scaled, self-normalised calibration (beyond the paper): ln r = b ln r_hat - "
+                      f"ln mean_j r_hat(x_j|theta)^b, with b = {summary['temperature']:.3g} the slope of a logistic "
+                      f"regression that separates the {summary['n_reference']} reference images at the theta they "
+                      "were simulated at from the same images paired with other images' theta, and the mean over "
+                      "the reference images so that E_ref[r] = 1 at every point (effective images in that mean: "
+                      f"minimum {summary['effective_size_min']:.0f}, median {summary['effective_size_median']:.0f}). "
+                      "The paper's 50-bin histograms at each of the 625 points need far more images than a laptop "
+                      "simulates, and their noise does not average out over lenses."),
+            figure,
+        ]
     warning = []
     if summary["effective_size_median"] < SMALL_EFFECTIVE_SIZE:
-        warning = [Notice(f"The reweighted reference sample is worth a median of only "
+        cause = ("the joint ratio of a population of hundreds of subhalos is far sharper than the network's, so a "
+                 "few images carry all the weight" if method == "reweighted" else
+                 f"{summary['per_point']} images were simulated per point")
+        warning = [Notice(f"The calibration's numerator sample is worth a median of only "
                           f"{summary['effective_size_median']:.0f} images per grid point (fewer than its "
-                          f"{summary['bins']} bins): the joint ratio of a population of hundreds of subhalos is far "
-                          "sharper than the network's, so a few images carry all the weight. The calibrated limits "
-                          "and coverage of this run are not trustworthy; the uncalibrated columns show what the "
-                          "network learnt. A larger reference sample, or images simulated at each grid point (the "
-                          "paper's calibration), is needed.")]
+                          f"{summary['bins']} bins): {cause}. The calibrated ratio is noisy, and its noise does not "
+                          "average out over lenses; the uncalibrated columns show what the network learnt. More "
+                          "calibration images per grid point are needed.")]
+    if method == "simulated":
+        sample = (f"{summary['per_point']} lenses simulated at each grid point ({summary['n_simulated']} in all), "
+                  "each also counted at the other points with its multiple-importance-sampling weight "
+                  "p(z|theta) / mean_k p(z|theta_k)")
+    else:
+        sample = f"the {summary['n_reference']} reference images, reweighted by their joint ratio at each grid point"
     return warning + [
-        Paragraph(f"Histogram calibration ({summary['bins']} bins at quantiles of ln r_hat) of the "
-                  f"{summary['n_reference']} reference images, reweighted by their joint ratio at each grid point "
-                  f"(effective sample size: minimum {summary['effective_size_min']:.0f}, median "
-                  f"{summary['effective_size_median']:.0f} over the grid)."),
-        Figure.from_matplotlib(f"calibration_{_slug(name)}", fig,
-                               "Calibrated ln r against the network's ln r_hat at grid points along beta's middle "
-                               "row; the dotted diagonal is a network already calibrated."),
+        Paragraph(f"Histogram calibration ({summary['bins']} bins at quantiles of ln r_hat). Numerator sample: "
+                  f"{sample} (effective sample size: minimum {summary['effective_size_min']:.0f}, median "
+                  f"{summary['effective_size_median']:.0f} over the grid); denominator: the "
+                  f"{summary['n_reference']} reference images drawn from the proposal."),
+        figure,
     ]
 
 

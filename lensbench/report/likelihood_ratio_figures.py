@@ -6,8 +6,11 @@ Plain arrays in, matplotlib figures out (:func:`lensbench.report.figures.new_fig
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
+from lensbench.report.document import render_png
 from lensbench.report.figures import new_figure
 
 LINESTYLES = (":", "--", "-", "-.")
@@ -119,3 +122,25 @@ def coverage_bars(rows):
     ax.set_ylabel("fraction of ensembles covering the truth")
     ax.legend(fontsize=7)
     return fig
+
+
+def posterior_animation(f_sub, beta, posteriors, counts, truth, frame_ms: int = 700) -> bytes:
+    """An animated PNG (APNG, one frame per lens count; every current browser plays it) of the
+    grid posterior as lenses accumulate, with the true point; the last frame stays longest."""
+    from PIL import Image
+
+    frames = []
+    for probabilities, n in zip(posteriors, counts):
+        fig = new_figure(4.2, 3.4)
+        ax = fig.subplots()
+        density = probabilities.reshape(len(beta), len(f_sub))
+        ax.imshow(density, origin="lower", extent=_extent(f_sub, beta), aspect="auto", cmap="magma")
+        ax.plot(*truth, marker="*", color="cyan", markersize=11, linestyle="none")
+        ax.set_xlabel("f_sub")
+        ax.set_ylabel("beta")
+        ax.set_title(f"posterior after {n} lens{'es' if n > 1 else ''}", fontsize=9)
+        frames.append(Image.open(io.BytesIO(render_png(fig, dpi=70))).convert("RGB"))
+    out = io.BytesIO()
+    durations = [frame_ms] * (len(frames) - 1) + [3 * frame_ms]
+    frames[0].save(out, format="PNG", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return out.getvalue()

@@ -77,9 +77,16 @@ class RatioEstimator(nn.Module):
         return value, score
 
     @torch.no_grad()
-    def log_ratio_grid(self, features: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
-        """ln r_hat of every image at every theta: (N, G) for features (N, D), thetas (G, 2)."""
+    def log_ratio_grid(self, features: torch.Tensor, thetas: torch.Tensor, rows: int = 1 << 16) -> torch.Tensor:
+        """ln r_hat of every image at every theta: (N, G) for features (N, D), thetas (G, 2),
+        computed for as many images at a time as make at most ``rows`` (image, theta) pairs."""
         n, g = features.shape[0], thetas.shape[0]
-        flat_features = features[:, None, :].expand(n, g, features.shape[1]).reshape(n * g, -1)
-        flat_theta = thetas[None, :, :].expand(n, g, 2).reshape(n * g, 2)
-        return self.head_log_ratio(flat_features, flat_theta).reshape(n, g)
+        step = max(1, rows // max(g, 1))
+        parts = []
+        for lo in range(0, n, step):
+            part = features[lo:lo + step]
+            k = part.shape[0]
+            flat_features = part[:, None, :].expand(k, g, part.shape[1]).reshape(k * g, -1)
+            flat_theta = thetas[None, :, :].expand(k, g, 2).reshape(k * g, 2)
+            parts.append(self.head_log_ratio(flat_features, flat_theta).reshape(k, g))
+        return torch.cat(parts) if parts else features.new_empty((0, g))

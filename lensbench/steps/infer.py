@@ -19,7 +19,7 @@ from scipy.stats import truncnorm
 
 from lensbench.io.atomic import npz_bytes, write_atomic, write_json
 from lensbench.physics.cosmology import host_m200_from_sigma_v
-from lensbench.sbi.calibration import HistogramCalibration
+from lensbench.sbi.calibration import load_calibration
 from lensbench.sbi.inference import (ParameterGrid, coverage, expected_statistic, limits, log_prior,
                                      mass_function_band, posterior, test_statistic)
 from lensbench.sbi.saved import features_of, load_estimator, mass_range
@@ -29,9 +29,19 @@ from lensbench.steps.base import STEP_KINDS, StepContext
 
 SHMF_MASSES = np.geomspace(1e7, 1e10, 40)
 """Subhalo masses (Msun) at which the posterior SHMF band is drawn."""
+ACCUMULATION_COUNTS = (1, 2, 3, 5, 8, 12, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000)
+"""Lens counts at which the posterior of the first fiducial lenses is drawn as they accumulate."""
 
 
-def _maps(model, calibration: HistogramCalibration, images, grid, device) -> tuple[np.ndarray, np.ndarray]:
+def accumulating_posteriors(grid, calibrated: np.ndarray, prior: np.ndarray, largest: int):
+    """Posteriors (K, G) of one realisation: the first k fiducial lenses' calibrated maps summed,
+    for each k of :data:`ACCUMULATION_COUNTS` up to ``largest`` and the lenses there are."""
+    counts = np.array([k for k in ACCUMULATION_COUNTS if k <= min(largest, len(calibrated))], dtype=int)
+    totals = np.cumsum(calibrated, axis=0)[counts - 1]
+    return counts, np.stack([posterior(grid, total, prior) for total in totals])
+
+
+def _maps(model, calibration, images, grid, device) -> tuple[np.ndarray, np.ndarray]:
     """Raw and calibrated ln r maps (N, G) of images (N, C, H, W)."""
     features = features_of(model, images, device=device)
     raw = model.log_ratio_grid(features, torch.as_tensor(grid.points, dtype=features.dtype,
@@ -60,7 +70,7 @@ def _limits_table(grid, maps, section) -> dict:
 class RatioInferStep:
     """Expected limits at the fiducial point, the posterior, Fig. 2 lenses and coverage."""
 
-    VERSION = 1
+    VERSION = 2
     CACHED = True
     THREADS_IN_KEY = True
     COMPILE_IN_KEY = True  # it renders lenses
@@ -70,8 +80,7 @@ class RatioInferStep:
         p = ctx.params
         section = p["likelihood_ratio"]
         model, card = load_estimator(ctx.inputs["model"], ctx.device)
-        with np.load(ctx.inputs["calibration"] / "calibration.npz") as data:
-            calibration = HistogramCalibration(data["edges"], data["log_ratio"], data["effective_size"])
+        calibration = load_calibration(ctx.inputs["calibration"] / "calibration.npz")
         grid = ParameterGrid.over(model.box, section.grid_size)
         kind = SIMULATION_KINDS.get(p["simulation_kind"])
         execution = ctx.extra["execution"]
@@ -83,6 +92,7 @@ class RatioInferStep:
         largest = max(section.n_lenses)
         prior = log_prior(grid, section.prior_beta_mean, section.prior_beta_sigma)
         probabilities = posterior(grid, largest * calibrated.mean(axis=0), prior)
+        accumulated_counts, accumulated = accumulating_posteriors(grid, calibrated, prior, largest)
         masses = mass_range(card)
         ctx.log.info("coverage: %d ensembles of %d lenses", section.coverage_ensembles, max(section.coverage_lenses))
         truths = _prior_draws(model.box, section, rng, section.coverage_ensembles)
@@ -112,7 +122,8 @@ class RatioInferStep:
             "f_sub": grid.f_sub, "beta": grid.beta, "mean_raw": raw.mean(axis=0), "mean_calibrated": calibrated.mean(axis=0),
             "example_images": images[:examples, 0], "example_maps": raw[:examples],
             "example_q": test_statistic(raw[:examples]), "posterior": probabilities,
-            "shmf_masses": SHMF_MASSES, "shmf_band": band, "coverage_truths": truths}))
+            "shmf_masses": SHMF_MASSES, "shmf_band": band, "coverage_truths": truths,
+            "accumulated_counts": accumulated_counts, "accumulated_posteriors": accumulated}))
         return {"n_fiducial": section.n_fiducial, **{k: v for k, v in results["metrics"].items() if k.startswith("f_sub")
                                                      and "calibrated" in k}}
 

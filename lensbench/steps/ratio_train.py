@@ -46,7 +46,7 @@ class RatioTrainStep:
     @staticmethod
     def run(ctx: StepContext) -> dict:
         p = ctx.params
-        section, training = p["likelihood_ratio"], p["training"]
+        section, training = p["estimator"], p["training"]
         box, masses = population_box_and_masses(p["simulation"])
         rng = np.random.default_rng([training.seed, 11])
         train = augmented(ctx.inputs["train"], box, masses, rng, section.reference_nodes)

@@ -37,6 +37,15 @@ class LikelihoodRatioSection:
         Gauss-Legendre nodes in beta of the reference density p_ref(z).
     grid_size : int
         Points per axis of the (f_sub, beta) grid (25).
+    calibration : {"simulated", "reweighted", "normalized"}
+        Histograms (sec. 3.3) with images simulated at every grid point (the paper), or with the
+        reference sample reweighted by the joint ratio (no simulation; few effective images); or
+        ``normalized`` (beyond the paper): ln r_hat times a fitted temperature, re-centred so that
+        E_ref[r] = 1 at every point (the reference sample only; one free number, for samples far
+        too small for 50-bin histograms at each point).
+    calibration_per_point : int
+        Images simulated at each grid point for the ``simulated`` calibration (our choice; the
+        paper does not say).
     calibration_bins : int
         Histogram bins of the calibration (50, edges at quantiles).
     fiducial_f_sub, fiducial_beta : float
@@ -60,6 +69,8 @@ class LikelihoodRatioSection:
     hidden: int = field(default=256, metadata={"min": 1})
     reference_nodes: int = field(default=400, metadata={"min": 16})
     grid_size: int = field(default=25, metadata={"min": 3})
+    calibration: Literal["simulated", "reweighted", "normalized"] = "simulated"
+    calibration_per_point: int = field(default=100, metadata={"min": 1})
     calibration_bins: int = field(default=50, metadata={"min": 2})
     fiducial_f_sub: float = 0.05
     fiducial_beta: float = -0.9
@@ -78,6 +89,22 @@ class LikelihoodRatioSection:
             raise ValueError(f"coverage_lenses must be lens counts >= 1, got {self.coverage_lenses}")
 
 
+@dataclass(frozen=True)
+class EstimatorOptions:
+    """The part of ``[likelihood_ratio]`` that training reads: only these enter the training
+    step's cache key, so changing the calibration or the inference settings does not retrain."""
+
+    loss: str
+    alpha: float
+    hidden: int
+    reference_nodes: int
+
+    @classmethod
+    def of(cls, section: LikelihoodRatioSection) -> "EstimatorOptions":
+        """The training options of ``section``."""
+        return cls(section.loss, section.alpha, section.hidden, section.reference_nodes)
+
+
 def _section(spec) -> LikelihoodRatioSection:
     return spec.task_sections.get("likelihood_ratio", LikelihoodRatioSection())
 
@@ -87,10 +114,11 @@ def ratio_steps(spec) -> list[TaskStep]:
     role whose ``results.json`` the report shell and ``metrics.json`` read)."""
     section = _section(spec)
     training = dataclasses.replace(spec.training.seeded(spec.experiment.seed), device="auto")
-    train = {"likelihood_ratio": section, "training": training, "model": spec.model, "simulation": spec.simulation}
-    calibrate = {"likelihood_ratio": section}
+    train = {"estimator": EstimatorOptions.of(section), "training": training, "model": spec.model,
+             "simulation": spec.simulation}
     infer = {"likelihood_ratio": section, "simulation_kind": spec.simulation_kind, "simulation": spec.simulation,
              "survey": spec.survey, "seed": spec.experiment.seed}
+    calibrate = infer  # it simulates its own calibration lenses
     return [
         TaskStep("train", "ratio_train", train, {"train": "simulate:train", "val": "simulate:val"}),
         TaskStep("calibrate", "ratio_calibrate", calibrate, {"model": "train", "reference": "simulate:test"}),
