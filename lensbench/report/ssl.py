@@ -1,7 +1,8 @@
 """Report sections of the ``ssl`` task (Deshmukh+23): Tables 1-2 as ours (mean ± std over seeds)
 beside the paper's, the SSL − supervised difference with its standard error and a verdict, the
 probes against random encoders, the label-fraction sweep, the collapse monitor, PCA embeddings,
-per-class ROC curves and reliability.
+per-class ROC curves and reliability; the axion-mass regression (Fig. 2) comes from
+:mod:`lensbench.report.ssl_regression`.
 
 Every function reads plain :class:`~lensbench.report.branch.BranchData` (``results`` is the
 ``ssl_evaluate`` step's ``results.json``; ``outputs["probe"]`` holds ``pca.npz``).
@@ -14,28 +15,15 @@ import numpy as np
 from lensbench.report import figures as F
 from lensbench.report import ssl_figures as S
 from lensbench.report.document import Figure, Notice, Paragraph, Table
+from lensbench.report.ssl_cells import pm as _pm
+from lensbench.report.ssl_cells import row as _row
+from lensbench.report.ssl_cells import survey as _survey
+from lensbench.report.ssl_regression import regression_blocks
 from lensbench.report.summary import paper_column
 from lensbench.ssl.collapse import COLLAPSED_BELOW
 from lensbench.ssl.compare import RESOLVING_SIGMAS, verdict
 
 MAX_PCA_ROWS = 7
-
-
-def _pm(mean, std) -> str | None:
-    """``0.912 ± 0.010`` (the mean alone without a spread; None without a mean)."""
-    if mean is None:
-        return None
-    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
-
-
-def _survey(b) -> str:
-    return b.survey_scenario or "custom"
-
-
-def _row(name: str) -> str:
-    """The table row of a branch: its ``variant=`` value (the branch name without a variant)."""
-    parts = dict(part.split("=", 1) for part in name.split(",") if "=" in part)
-    return parts.get("variant", name)
 
 
 def _3(value) -> str | None:
@@ -188,7 +176,9 @@ def pretraining_blocks(branches: dict) -> list:
 
 
 def ssl_sections(branches: dict, context) -> dict[str, list]:
-    """``Results`` (Tables 1-2, probes, label fractions, diagnostics) and ``Training`` (pre-training)."""
+    """``Results`` (Tables 1-2, probes, label fractions, diagnostics), ``Axion-mass regression``
+    (Fig. 2; empty without ``[axion_regression] enabled``) and ``Training`` (pre-training)."""
     return {"Results": [*paper_tables(branches, context), *probe_blocks(branches), *fraction_blocks(branches),
                         *diagnostic_blocks(branches)],
+            "Axion-mass regression": regression_blocks(branches),
             "Training": pretraining_blocks(branches)}

@@ -1,5 +1,7 @@
 """Figures of the ``ssl`` task: the collapse monitor, the 2-D PCA of test embeddings coloured by
-class, per-class one-vs-rest ROC curves and the label-fraction sweep."""
+class, per-class one-vs-rest ROC curves, the label-fraction sweep, and for the axion-mass
+regression the predicted-against-simulated mass (Deshmukh+23 Fig. 2 form) and the RMSE per bin of
+m_a."""
 
 from __future__ import annotations
 
@@ -94,5 +96,94 @@ def fraction_sweep(sweeps: Mapping[str, Mapping[str, Mapping]]) -> Figure:
     ax.set_xscale("log")
     ax.set_xlabel("fraction of training labels")
     ax.set_ylabel("macro AUC (test)")
+    ax.legend(fontsize=5, ncol=2)
+    return fig
+
+
+MAX_SCATTER_POINTS = 1500
+"""Points per series of :func:`mass_scatter` (evenly spaced test images beyond it)."""
+
+
+def _evenly(n: int, most: int) -> np.ndarray:
+    """At most ``most`` evenly spaced indices into ``n`` items."""
+    return np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int)) if n else np.arange(0)
+
+
+def mass_scatter(panels: Mapping[str, Mapping[str, np.ndarray]], rmse: Mapping[str, Mapping[str, float]],
+                 prior_range: Sequence[float]) -> Figure:
+    """Deshmukh+23 Fig. 2 form: predicted against simulated log10(m_a / eV) of the test vortex
+    images, one panel per branch, the fine-tuned encoder (filled) and its supervised baseline
+    (hollow), with y = x.
+
+    Parameters
+    ----------
+    panels : mapping
+        Branch -> ``{"truth", "ssl", "supervised"}`` arrays (N,), log10(m_a / eV).
+    rmse : mapping
+        Branch -> ``{"ssl", "supervised"}`` RMSE (dex) for the legend.
+    prior_range : (low, high)
+        log10(m_a / eV) range of the prior, the axes' extent.
+    """
+    names = list(panels)
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig = new_figure(2.6 * cols, 2.6 * rows + 0.3)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    low, high = prior_range
+    pad = 0.1 * (high - low)
+    for i, name in enumerate(names):
+        ax = axes[i // cols][i % cols]
+        panel = panels[name]
+        shown = _evenly(len(panel["truth"]), MAX_SCATTER_POINTS)
+        ax.scatter(panel["truth"][shown], panel["supervised"][shown], s=6, facecolors="none", edgecolors="tab:orange",
+                   lw=0.6, alpha=0.7, label=f"supervised {rmse[name]['supervised']:.2f}", rasterized=True)
+        ax.scatter(panel["truth"][shown], panel["ssl"][shown], s=4, color="tab:blue", alpha=0.7,
+                   label=f"SSL + fine-tune {rmse[name]['ssl']:.2f}", rasterized=True)
+        ax.plot([low, high], [low, high], "k:", lw=0.8)
+        ax.set_xlim(low - pad, high + pad)
+        ax.set_ylim(low - pad, high + pad)
+        ax.set_aspect("equal")
+        ax.set_title(name, fontsize=7)
+        ax.set_xlabel("simulated log10 m_a (eV)", fontsize=7)
+        ax.set_ylabel("predicted log10 m_a (eV)", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=5, loc="upper left", title="RMSE (dex)", title_fontsize=5)
+    for j in range(len(names), rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
+    return fig
+
+
+def binned_rmse(curves: Mapping[str, Mapping[str, Sequence]], edges: Sequence[float]) -> Figure:
+    """RMSE of log10 m_a per bin of simulated m_a: fine-tuned (solid) and supervised (dashed), one
+    colour per branch, error bars one seed std; grey steps: predicting the training mean (the
+    first branch's).
+
+    Parameters
+    ----------
+    curves : mapping
+        Branch -> ``{"ssl", "ssl_std", "supervised", "supervised_std", "mean_prediction"}``,
+        lists with one value per bin (None for an empty bin).
+    edges : sequence of float
+        Bin edges, log10(m_a / eV).
+    """
+    fig = new_figure(7.0, 3.6)
+    ax = fig.add_subplot()
+    centres = 0.5 * (np.asarray(edges[:-1]) + np.asarray(edges[1:]))
+
+    def values(seq) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in seq], dtype=np.float64)
+
+    for i, (name, curve) in enumerate(curves.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        for kind, style in (("ssl", "-"), ("supervised", "--")):
+            ax.errorbar(centres, values(curve[kind]), yerr=np.nan_to_num(values(curve[f"{kind}_std"])), color=colour,
+                        linestyle=style, marker="o", ms=3, capsize=2,
+                        label=f"{name} ({'SSL + fine-tune' if kind == 'ssl' else 'supervised'})")
+    first = next(iter(curves.values()))
+    ax.stairs(values(first["mean_prediction"]), edges, baseline=None, color="0.5", lw=1,
+              label="predicting the training mean")
+    ax.set_xlabel("simulated log10 m_a (eV)")
+    ax.set_ylabel("RMSE of log10 m_a (dex)")
+    ax.set_ylim(bottom=0)
     ax.legend(fontsize=5, ncol=2)
     return fig

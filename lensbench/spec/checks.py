@@ -35,6 +35,14 @@ def class_problems(spec) -> list[tuple[str, str]]:
     return problems
 
 
+def task_problems(spec) -> list[tuple[str, str]]:
+    """The problems the spec's task finds across sections (:attr:`lensbench.tasks.base.Task.checks`)."""
+    from lensbench.tasks import TASKS
+
+    checks = TASKS.get(spec.experiment.task).checks
+    return [] if checks is None else list(checks(spec))
+
+
 def spec_problems(spec) -> list[tuple[str, str]]:
     """Every problem across sections of ``spec`` (a :class:`lensbench.spec.schema.Spec`)."""
-    return class_problems(spec)
+    return class_problems(spec) + task_problems(spec)

@@ -10,6 +10,7 @@ does to the lensing physics), :mod:`~lensbench.ssl.heads` (projection and DINO h
 :mod:`~lensbench.ssl.simclr` (NT-Xent), :mod:`~lensbench.ssl.byol`, :mod:`~lensbench.ssl.simsiam`,
 :mod:`~lensbench.ssl.dino`, :mod:`~lensbench.ssl.methods` (the registry by name),
 :mod:`~lensbench.ssl.finetune` (an encoder with a fully connected head, trained with the row's
-augmentations), :mod:`~lensbench.ssl.probes` (linear and kNN probes on frozen embeddings) and
+augmentations), :mod:`~lensbench.ssl.regression` (the one-output head on log10 m_a of the vortex
+images and its errors per bin of m_a), :mod:`~lensbench.ssl.probes` (linear and kNN probes on frozen embeddings) and
 :mod:`~lensbench.ssl.collapse` (the per-dimension spread of normalised embeddings).
 """

@@ -1,7 +1,8 @@
 """The settings of self-supervised pre-training and of its evaluation, as frozen dataclasses.
 
-:class:`PretrainConfig` is the spec's ``[pretrain]`` section and :class:`FinetuneConfig` its
-``[finetune]`` section (task ``ssl``); fine-tuning and the supervised baselines train under the
+:class:`PretrainConfig` is the spec's ``[pretrain]`` section, :class:`FinetuneConfig` its
+``[finetune]`` section and :class:`AxionRegressionConfig` its ``[axion_regression]`` section
+(task ``ssl``); fine-tuning and the supervised baselines train under the
 spec's ``[training]`` (:class:`lensbench.training.TrainConfig`). Field metadata follows the spec
 conventions (``min``/``max`` inclusive, ``help``); :meth:`__post_init__` checks across fields.
 """
@@ -90,3 +91,25 @@ class FinetuneConfig:
             raise ValueError(f"label_fractions: each in (0, 1], got {list(self.label_fractions)}")
         if 1.0 not in self.label_fractions:
             raise ValueError("label_fractions: must include 1.0 (the paper's tables use every label)")
+
+
+@dataclass(frozen=True)
+class AxionRegressionConfig:
+    """``[axion_regression]``: the regression of the axion mass (Deshmukh+23 sec. 2.2, Fig. 2).
+
+    When ``enabled``, every pre-trained encoder is fine-tuned, and the supervised baseline trained
+    from random weights, with a one-output fully connected head on log10(m_a / eV) of the
+    vortex-class images (MSE, every label), with the row's augmentations, the ``[finetune]``
+    seeds and the ``[training]`` schedule of the classification; test errors are reported
+    overall and in bins of m_a over the prior's range.
+    """
+
+    enabled: bool = field(default=False, metadata={
+        "help": "Regress log10(m_a / eV) on the vortex images with each pre-trained encoder and the supervised "
+                "baseline (needs a class of kind \"vortex\" in [data] classes with a bounded axion_mass prior)."})
+    bins_per_decade: int = field(default=2, metadata={
+        "min": 1, "max": 20, "help": "Bins per decade of m_a, over the axion_mass prior's range, of the per-bin "
+                                     "regression errors (2: half decades)."})
+
+    def __post_init__(self):
+        _check_ranges(self)

@@ -3,7 +3,10 @@ runs into its ``results.json`` (the branch's part of ``metrics.json``).
 
 Fine-tuned and supervised numbers are means over the ``[finetune]`` seeds with their sample
 standard deviations; the label fraction 1 is the paper's setting (Deshmukh+23 Tables 1-2). Curves
-(per-class one-vs-rest ROC, top-label reliability) are of the first seed's fine-tuned model.
+(per-class one-vs-rest ROC, top-label reliability) are of the first seed's fine-tuned model. With
+the inputs ``regress`` and ``regress_supervised`` (``[axion_regression] enabled``) the metrics
+gain the errors of log10 m_a (:func:`lensbench.ssl.regression.seed_summary`), overall and per
+bin of ``axion_mass_bins``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from lensbench.metrics import (
 )
 from lensbench.simulate.store import ShardedDataset
 from lensbench.ssl.compare import difference, mean_std
+from lensbench.ssl.regression import predictions_file, seed_summary
 from lensbench.steps.base import STEP_KINDS, StepContext
 from lensbench.steps.finetune import probabilities_file
 
@@ -43,6 +47,16 @@ def _by_fraction(runs: list[dict], key: str) -> dict[float, list[float]]:
     for run in runs:
         out.setdefault(run["fraction"], []).append(run[key])
     return out
+
+
+def _regression(ctx: StepContext) -> dict:
+    """The regression metrics of the ``regress`` and ``regress_supervised`` inputs."""
+    ssl, supervised = ctx.inputs["regress"], ctx.inputs["regress_supervised"]
+    truth = np.load(ssl / "truth.npy")
+    predictions = {suffix: [np.load(folder / predictions_file(run["seed"])) for run in _read(folder, "regress.json")["runs"]]
+                   for suffix, folder in (("", ssl), ("_supervised", supervised))}
+    train_mean = _read(ssl, "regress.json")["train_target_mean"]
+    return seed_summary(truth, predictions, ctx.params["axion_mass_bins"], train_mean)
 
 
 @STEP_KINDS.register("ssl_evaluate")
@@ -94,6 +108,8 @@ class SSLEvaluateStep:
         metrics["one_vs_rest_auc"] = np.mean([one_vs_rest_auc(labels, p) for p in probs], axis=0).tolist()
         calibration = np.array([_calibration(labels, p, bins) for p in probs])
         metrics["top_label_ece"], metrics["classwise_ece"] = calibration.mean(axis=0).tolist()
+        if "regress" in ctx.inputs:
+            metrics.update(_regression(ctx))
         first = probs[0]
         curves = {
             "roc": {name: {k: v for k, v in roc_curve((labels == c).astype(np.int64), first[:, c]).items()

@@ -95,6 +95,10 @@ class Task:
         None: ``[data]`` images and ``[training]`` epochs.
     trains_model : bool
         Whether the task trains the ``[model]`` architecture (the report names it per branch).
+    checks : callable or None
+        ``checks(spec) -> list[(dotted key, message)]``: problems across sections only the task
+        knows (a task section that needs a certain class), reported at the key's line when the
+        spec is validated.
     """
 
     name: str
@@ -107,6 +111,7 @@ class Task:
     description: str = ""
     scale: Callable[[Any], str] | None = None
     trains_model: bool = True
+    checks: Callable[[Any], list[tuple[str, str]]] | None = None
 
     def __post_init__(self):
         if self.labels not in ("classes", "parameters"):

@@ -1,5 +1,5 @@
 """The ssl task end to end: specs/papers/ssl.toml at the smoke preset (Model A rows), its tables
-in report.md and metrics.json, and the spec's checks."""
+(classification and the axion-mass regression) in report.md and metrics.json, and the spec's checks."""
 
 from __future__ import annotations
 
@@ -33,10 +33,19 @@ def test_smoke_run_gives_every_row_beside_the_paper(repo, tmp_path):
         assert m["macro_auc_difference"] == pytest.approx(m["macro_auc"] - m["macro_auc_supervised"])
         assert len(branch["curves"]["collapse"]["spread_ratio"]) == 1  # one pre-training epoch
         assert metrics["paper"][name]["macro_auc"] > 0.95
+        # the axion-mass regression (Fig. 2): two seeds, SSL and baseline, four half-decade bins
+        assert len(m["log10_axion_mass_rmse_seeds"]) == len(m["log10_axion_mass_rmse_supervised_seeds"]) == 2
+        assert m["log10_axion_mass_rmse"] > 0 and m["log10_axion_mass_rmse_supervised"] > 0
+        assert m["log10_axion_mass_bins"] == pytest.approx([-24.0, -23.5, -23.0, -22.5, -22.0])
+        assert sum(m["log10_axion_mass_count_by_bin"]) == 6  # the smoke preset's test vortex images
+        assert m["log10_axion_mass_rmse_reduction"] == pytest.approx(
+            m["log10_axion_mass_rmse_supervised"] - m["log10_axion_mass_rmse"])
     report = (out / "report.md").read_text()
     assert "Deshmukh+23 Tables 1" in report and "SSL + fine-tune, paper" in report
     assert "0.997" in report  # DINO's Model A number beside ours
     assert "linear probe, random encoder" in report and "Collapse monitor" in report
+    assert "## Axion-mass regression" in report and "RMSE, SSL + fine-tune (dex)" in report
+    assert "Deshmukh+23 Fig. 2 form" in report and (out / "figures" / "ssl-axion-mass.png").is_file()
 
 
 def test_the_supervised_baseline_is_shared_by_rows_with_the_same_augmentations(repo):
@@ -47,6 +56,9 @@ def test_the_supervised_baseline_is_shared_by_rows_with_the_same_augmentations(r
     baselines = {name: roles["supervised"] for name, roles in plan.roles.items() if "scenario=hst" in name}
     assert baselines["variant=byol,scenario=hst"] == baselines["variant=dino,scenario=hst"]
     assert baselines["variant=byol,scenario=hst"] != baselines["variant=noise_resnet,scenario=hst"]
+    regress = {name: roles["regress_supervised"] for name, roles in plan.roles.items() if "scenario=hst" in name}
+    assert regress["variant=byol,scenario=hst"] == regress["variant=dino,scenario=hst"]
+    assert regress["variant=byol,scenario=hst"] != regress["variant=noise_resnet,scenario=hst"]
 
 
 def test_config_checks():
