@@ -30,6 +30,10 @@ Every stamp goes through the same steps, in this order:
 
 The results are ``predictions.csv``, ``predictions.fits`` and ``apply.json``; the report on
 them is :mod:`lensbench.report.apply`'s job.
+
+A likelihood-ratio estimator (task ``likelihood_ratio``, Brehmer et al. 2019) is applied by
+:mod:`lensbench.scoring.ratio` instead: lens images in, their combined (f_sub, beta) map and its
+confidence regions out.
 """
 
 from lensbench.scoring.classifier import find_model_dir, load_classifier, preprocessing_for

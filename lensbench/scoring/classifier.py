@@ -66,7 +66,8 @@ def load_classifier(model_dir: Path) -> tuple[torch.nn.Module, dict]:
     """
     task = read_model_card(model_dir).get("task")  # before the weights: another task's network
     if task != "classify":                          # would fail to load with a state-dict dump
-        raise UsageError(f"{model_dir}: a '{task}' model; apply needs a classifier (task 'classify')")
+        raise UsageError(f"{model_dir}: a '{task}' model; apply needs a classifier (task 'classify') "
+                         f"(likelihood-ratio models: lensbench.scoring.ratio.apply_ratio_model)")
     try:
         model, card = load_model(model_dir)
     except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError,

@@ -192,13 +192,17 @@ def link_or_copy(source: Path, target: Path) -> None:
 
 def _link_models(branches: dict, out_dir: Path) -> None:
     """Put each branch's trained model beside the report (``model/``, or ``models/<branch>/`` for
-    a grid), so ``lensbench apply --model REPORT_DIR`` works from the report folder alone."""
+    a grid), so ``lensbench apply --model REPORT_DIR`` works from the report folder alone; a
+    likelihood-ratio model gets its histogram calibration (``calibration.npz``) beside it."""
     for name, b in branches.items():
         if "train" not in b.outputs:
             continue
         target = out_dir / "model" if len(branches) == 1 else inside(out_dir / "models", safe_component(name))
         for file in MODEL_FILES:
             link_or_copy(b.outputs["train"] / file, target / file)
+        calibrate = b.outputs.get("calibrate")
+        if calibrate is not None and (calibrate / "calibration.npz").is_file():
+            link_or_copy(calibrate / "calibration.npz", target / "calibration.npz")
 
 
 def _application_sections(branches: dict, out_dir: Path) -> list[Section]:
