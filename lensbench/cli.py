@@ -245,12 +245,24 @@ def apply(
                                                 help="The stamps' pixel scale in arcsec where no catalogue gives it."),
     controls: bool = typer.Option(True, "--controls/--no-controls",
                                   help="Zoom curve and size-matched simulated control of what the fraction means."),
+    calibration: Optional[Path] = typer.Option(None, "--calibration",
+                                               help="Likelihood-ratio models: a ratio_calibrate cache entry or "
+                                                    "calibration.npz [found beside the model, else uncalibrated]."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Likelihood-ratio models: the cache holding a run's "
+                                                               "calibration [~/.cache/lensbench]."),
 ):
-    """Run a trained classifier on real FITS cutouts and write a table and a report."""
+    """Run a trained classifier on real FITS cutouts and write a table and a report; or, with a
+    likelihood-ratio model, combine lens images into one (f_sub, beta) map and its CL regions."""
     from lensbench.models.saved import read_model_card
     from lensbench.report.apply import write_apply_report
     from lensbench.runner import resolve_device
     from lensbench.scoring import ZOOMS, apply_model, control_from_card, find_model_dir, preprocessing_for
+
+    if _guard(lambda: read_model_card(find_model_dir(model)).get("task")) == "likelihood_ratio":
+        _apply_ratio(inputs, model, out, calibration, cache, batch_size, device, progress)
+        return
+    if calibration is not None:
+        _fail(_usage(f"--calibration is for likelihood-ratio models; {model} holds a classifier"))
 
     def run_it():
         cuts = dict(min_size=None, max_size=None, max_pixel=None) if no_cuts else dict(
@@ -279,6 +291,74 @@ def apply(
     if control.get("fraction") is not None:
         typer.echo(f"size-matched simulated galaxies without a halo: fraction '{result.positive_class}' "
                    f"{control['fraction']:.3f} (what apparent size alone gives; see the report)")
+    typer.echo(f"report: {result.out_dir / 'report.html'}")
+
+
+def _apply_ratio(inputs, model, out, calibration, cache, batch_size, device, progress) -> None:
+    """``lensbench apply`` with a likelihood-ratio model: the combined map, its regions, a summary."""
+    from lensbench.report.ratio_apply import write_ratio_figure
+    from lensbench.runner import resolve_device
+    from lensbench.scoring.ratio import apply_ratio_model
+
+    def run_it():
+        result = apply_ratio_model(model, list(inputs), out, calibration=calibration, cache_root=cache,
+                                   batch_size=batch_size, device=resolve_device(device), progress=progress)
+        return result, write_ratio_figure(result)
+
+    result, figure = _guard(run_it)
+    for problem in result.problems:
+        typer.echo(f"skipped: {problem}", err=True)
+    s = result.summary
+    calibrated = (f"calibrated ({s['calibration']['how']})" if result.calibrated
+                  else s["calibration"]["how"])
+    typer.echo(f"{s['images']['used']} lens image(s) used, {s['images']['skipped']} skipped; {calibrated}; "
+               f"model {s['model']['cache_entry'] or 'weights sha256 ' + s['model']['weights_sha256']}")
+    typer.echo(f"MLE: f_sub {s['mle']['f_sub']:.4g}, beta {s['mle']['beta']:.4g}")
+    for level, region in s["regions"].items():
+        interval = s["f_sub_interval"][level]
+        at_slice = f"[{interval[0]:.4g}, {interval[1]:.4g}]" if interval else "empty"
+        edge = " (touches the grid's edge)" if region["at_edge"] else ""
+        typer.echo(f"{float(level):.0%} CL region (2 dof): f_sub [{region['f_sub'][0]:.4g}, {region['f_sub'][1]:.4g}], "
+                   f"beta [{region['beta'][0]:.4g}, {region['beta'][1]:.4g}]{edge}; "
+                   f"f_sub at beta = {s['f_sub_interval']['beta']:g}: {at_slice}")
+    typer.echo(f"map: {figure}; table: {result.out_dir / 'per_image.csv'}; summary: {result.out_dir / 'apply.json'}")
+
+
+@app.command()
+def fit(
+    inputs: List[str] = typer.Argument(..., help="FITS cutouts: files, folders or glob patterns."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="A 'fit' spec whose model, fit and sampler settings "
+                                                              "are used [specs/papers/differentiable.toml]."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Apply [presets.NAME] (smoke, quick, ...)."),
+    set_: List[str] = typer.Option([], "--set", "-s", help="Override a key: --set fit.starts=4 (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder [reports/<experiment>/<preset>-<hash>]."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Cache folder [~/.cache/lensbench]."),
+    psf: Optional[Path] = typer.Option(None, "--psf", help="FITS file of the pixel PSF kernel (at the cutouts' pixel scale)."),
+    psf_fwhm: Optional[float] = typer.Option(None, "--psf-fwhm", help="Gaussian PSF FWHM (arcsec), without --psf."),
+    pixel_scale: Optional[float] = typer.Option(None, "--pixel-scale", help="Pixel side (arcsec) where a header has no WCS."),
+    image_hdu: Optional[str] = typer.Option(None, "--image-hdu", help="Science-image HDU (EXTNAME or index) [first 2-D image]."),
+    noise_hdu: Optional[str] = typer.Option(None, "--noise-hdu", help="Noise-map HDU of each cutout (EXTNAME or index)."),
+    noise_file: Optional[str] = typer.Option(None, "--noise-file", help="Noise-map file beside each cutout ('{stem}_rms.fits')."),
+    noise_kind: Optional[str] = typer.Option(None, "--noise-kind", help="sigma, variance or inverse_variance [sigma]."),
+    background_rms: Optional[float] = typer.Option(None, "--background-rms", help="Stated background noise (counts/s), without a map."),
+    exposure_time: Optional[float] = typer.Option(None, "--exposure-time", help="Exposure time (s) of the stated Poisson term."),
+    npix: Optional[int] = typer.Option(None, "--npix", help="Cut a centred npix x npix square from every cutout."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Start a run estimated to take hours without asking."),
+):
+    """Fit a lens model to FITS cutouts (MAP + NUTS) and write a report of per-file posteriors."""
+    from lensbench.fit_files import run_fit_files
+
+    result = _guard(run_fit_files, inputs, spec=spec, preset=preset, overrides=set_, out=out, cache=cache, device=device,
+                    progress=progress, echo=typer.echo, yes=yes, ask=typer.confirm if sys.stdin.isatty() else None,
+                    psf=psf, psf_fwhm=psf_fwhm, pixel_scale=pixel_scale, image_hdu=image_hdu, noise_hdu=noise_hdu,
+                    noise_file=noise_file, noise_kind=noise_kind, background_rms=background_rms,
+                    exposure_time=exposure_time, npix=npix)
+    from lensbench.report.terminal import headline_lines
+
+    for line in headline_lines(result.out_dir / "metrics.json"):
+        typer.echo(line)
     typer.echo(f"report: {result.out_dir / 'report.html'}")
 
 

@@ -16,7 +16,10 @@ import numpy as np
 import torch
 from torch.distributions import Distribution, LogNormal, Normal, Uniform, transform_to
 
-from lensbench.fit.keys import PARAMETER_UNITS, PRIOR_KINDS, check_prior  # noqa: F401  (re-exported)
+from lensbench.fit.keys import PARAMETER_UNITS, PRIOR_KINDS, check_prior, is_latent  # noqa: F401  (re-exported)
+
+LATENT_PRIOR = ("normal", 0.0, 1.0)
+"""Prior of every latent component of a neural source (the VAE's own prior)."""
 
 COMPONENTS = ("lens", "shear", "source")
 """Where a parameter goes in the renderer's tensors (:func:`scene_tensors` layout)."""
@@ -126,3 +129,10 @@ class ParameterSpace:
         """``n`` prior draws (n, P), by inverse-CDF of uniforms from ``rng`` (reproducible)."""
         uniforms = torch.as_tensor(rng.uniform(1e-6, 1 - 1e-6, size=(n, len(self))), dtype=dtype)
         return torch.stack([p.prior.icdf(uniforms[:, i]) for i, p in enumerate(self.parameters)], dim=-1)
+
+
+def model_prior(names, priors: dict) -> ParameterSpace:
+    """The prior of a model's parameters ``names``: ``priors[name]`` (family, a, b) for each, and
+    :data:`LATENT_PRIOR` for the latent components of a neural source."""
+    return ParameterSpace([Parameter(name, make_prior(*(LATENT_PRIOR if is_latent(name) else priors[name])))
+                           for name in names])

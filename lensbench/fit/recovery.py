@@ -1,7 +1,7 @@
 """How well fits recover the true parameters: errors and bias against SNR, interval coverage.
 
 Errors are relative, ``(estimate - truth) / truth``, for parameters that are positive by nature
-(Einstein radius, slope, amplitude, Sersic radius and index) and absolute, ``estimate - truth``
+(Einstein radius, slope, amplitude, Sersic radius and index, a neural source's flux and size) and absolute, ``estimate - truth``
 (in the parameter's unit), for those scattered about zero (ellipticities, shear, positions).
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-RELATIVE = ("lens_theta_E", "lens_gamma", "source_amp", "source_R_sersic", "source_n_sersic")
+RELATIVE = ("lens_theta_E", "lens_gamma", "source_amp", "source_R_sersic", "source_n_sersic", "source_flux",
+            "source_scale")
 """Parameters whose error is quoted relative to the truth."""
 
 

@@ -103,8 +103,8 @@ def interpolated_image(x, y, image: Tensor, scale: float, center_x=0.0, center_y
         Positions (arcsec), shape ``(B, ...)``.
     image : Tensor
         ``(B, h, w)`` surface brightness (e.g. counts/s/arcsec^2).
-    scale : float
-        Pixel side of ``image`` (arcsec).
+    scale : float or Tensor
+        Pixel side of ``image`` (arcsec), a number or a tensor broadcasting against ``x``.
     center_x, center_y, amp : Tensor or float
         Centre of the image (arcsec) and a factor on its brightness, shape ``(B,)`` or scalar.
     """

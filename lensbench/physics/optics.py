@@ -75,8 +75,10 @@ def convolve_gaussian(images: Tensor, fwhm: float, pixel_scale: float, truncatio
     """Convolve ``(B, H, W)`` images with a Gaussian PSF, separably, edges extended ("nearest").
 
     Matches lenstronomy's ``GAUSSIAN`` PSF, which calls ``scipy.ndimage.gaussian_filter(image,
-    sigma, mode="nearest", truncate=5)``. A separable direct convolution costs ``2 (2r + 1)``
-    multiply-adds per pixel (14 for a 0.1" PSF on 0.08" pixels), less than an FFT.
+    sigma, mode="nearest", truncate=5)``. The separable convolution is applied as two matrix
+    products, ``A_H @ image @ A_W^T`` (:func:`gaussian_blur_matrix`): more multiply-adds than a
+    direct convolution, but BLAS runs them 1.4x (one float64 image with its gradient) to 30x
+    (256 float32 images) faster than ``conv2d`` on a CPU.
 
     Parameters
     ----------
@@ -90,13 +92,22 @@ def convolve_gaussian(images: Tensor, fwhm: float, pixel_scale: float, truncatio
         Kernel half-width in sigma.
     """
     kernel = gaussian_kernel_1d(fwhm, pixel_scale, truncation, dtype=images.dtype, device=images.device)
-    radius = kernel.numel() // 2
-    if radius == 0:
+    if kernel.numel() == 1:
         return images
-    out = images.unsqueeze(1)
-    out = F.conv2d(F.pad(out, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1))
-    out = F.conv2d(F.pad(out, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1))
-    return out.squeeze(1)
+    rows = gaussian_blur_matrix(images.shape[-2], kernel)
+    columns = rows if images.shape[-1] == images.shape[-2] else gaussian_blur_matrix(images.shape[-1], kernel)
+    return rows @ images @ columns.T
+
+
+def gaussian_blur_matrix(n: int, kernel: Tensor) -> Tensor:
+    """The ``(n, n)`` matrix ``A`` of a 1-D convolution with an odd ``kernel`` (taps ``-r..r``)
+    over ``n`` samples, edges extended ("nearest"): ``(A v)_i = sum_k kernel_k v_clip(i + k)``,
+    ``clip`` into ``0..n-1``; the taps that fall beyond an edge add onto the edge sample."""
+    radius = kernel.numel() // 2
+    taps = torch.arange(-radius, radius + 1, device=kernel.device)
+    source = (torch.arange(n, device=kernel.device)[:, None] + taps).clamp(0, n - 1)
+    matrix = torch.zeros(n, n, dtype=kernel.dtype, device=kernel.device)
+    return matrix.scatter_add_(1, source, kernel.expand(n, -1).contiguous())
 
 
 def convolve_kernel_fft(images: Tensor, kernel: Tensor) -> Tensor:

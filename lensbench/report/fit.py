@@ -12,6 +12,7 @@ from lensbench.fit.recovery import is_relative
 from lensbench.physics import light
 from lensbench.report.document import Figure, KeyValues, Notice, Paragraph, Table
 from lensbench.report.figures import new_figure
+from lensbench.report.fit_source import decoded_source, source_model_blocks
 
 PAPER_STATEMENT = "lens parameters recovered to the percent level (abstract; no numbers printed)"
 """What Chianese et al. (2020) state about recovery, shown beside our numbers."""
@@ -37,6 +38,9 @@ def fit_sections(branches: dict, context) -> dict[str, list]:
         sections["Posteriors (NUTS)"] += _posterior(res)
         sections["MAP starts"] += _starts(res)
         sections["Fits"] += _panels(index, b)
+        if "source_model" in b.outputs:
+            names = [str(n) for n in np.load(b.outputs["mocks"] / "mocks.npz")["names"]]
+            sections.setdefault("Source model (VAE)", []).extend(source_model_blocks(index, b.outputs, names))
     return sections
 
 
@@ -49,7 +53,7 @@ def _headline(res) -> list:
                ("ours: θ_E, median |relative error| of the MAP at SNR ≥ 100",
                 f"{100 * float(np.median(high)):.2f} %" if high else "θ_E not fitted"),
                ("ours: mocks", (f"{res['n_test']} ({len(by_snr)} SNRs × {next(iter(by_snr.values()))['n']}), "
-                                f"{setup['lens_profile'].upper()} + external shear + Sersic source, "
+                                f"{setup['lens_profile'].upper()} + external shear + {setup.get('source', 'sersic').upper()} source, "
                                 f"{len(res['parameters'])} free parameters, {setup['npix']} × {setup['npix']} pixels of "
                                 f"{setup['pixel_scale']:g}\", {setup['noise']} noise")),
                ("ours: NUTS", f"{len(post.get('rows', []))} lenses" + (
@@ -135,7 +139,9 @@ def _panels(index: int, b) -> list:
         params[[all_names.index(n) for n in free]] = fitted["theta"][i]
         data, model = mocks["data"][i], fitted["model"][i]
         sigma = mocks["noise_scale"][i]
-        panels = (data, model, (data - model) / sigma, _source_image(dict(zip(all_names, params))))
+        fitted_params = dict(zip(all_names, params))
+        source = decoded_source(b.outputs, fitted_params) if "source_model" in b.outputs else _source_image(fitted_params)
+        panels = (data, model, (data - model) / sigma, source)
         for ax, image, title in zip(axes[row], panels, ("data", "MAP model", "residual / σ", "MAP source")):
             limit = np.abs(image).max() if title.startswith("residual") else None
             ax.imshow(image, origin="lower", cmap="RdBu_r" if limit else "viridis",
@@ -144,8 +150,8 @@ def _panels(index: int, b) -> list:
             ax.set_yticks([])
             ax.set_title(f"{title}" + (f" (SNR {snr[i]:g})" if title == "data" else ""), fontsize=8)
     return [Figure.from_matplotlib(f"fit-panels-{index}", fig,
-                                   "One mock per SNR: data, MAP model, normalised residual and the MAP Sersic source "
-                                   "(±0.6\" around the source centre).")]
+                                   "One mock per SNR: data, MAP model, normalised residual and the MAP source "
+                                   "(Sersic: ±0.6\" around its centre; VAE: its decoded grid times the flux).")]
 
 
 def _source_image(p: dict, npix: int = 48, half_width: float = 0.6) -> np.ndarray:

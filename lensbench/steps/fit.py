@@ -7,8 +7,9 @@ float reductions, hence results, independent of the machine's core count).
 
 from __future__ import annotations
 
+import os
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import torch
@@ -18,14 +19,15 @@ from lensbench.fit import (
     ImagePosterior,
     LensImageModel,
     NoiseModel,
-    Parameter,
     ParameterSpace,
-    make_prior,
     recovery,
 )
-from lensbench.fit.hmc import run_nuts
+from lensbench.fit.hmc import chain_pool, run_nuts
+from lensbench.fit.likelihood import CompiledPotential
 from lensbench.fit.map import fit_map, polish
 from lensbench.fit.mocks import simulate_mocks
+from lensbench.fit.observed import is_observed, observed_model, observed_noise
+from lensbench.fit.parameters import model_prior
 from lensbench.io.atomic import npz_bytes, write_atomic, write_json
 from lensbench.simulate.scene import Observation
 from lensbench.steps.base import STEP_KINDS
@@ -42,14 +44,26 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-def problem(params: dict) -> tuple[LensImageModel, ParameterSpace, ParameterSpace]:
-    """The forward model, the prior of every model parameter and that of the free ones."""
+def problem(params: dict, record=None, decoder=None) -> tuple[LensImageModel, ParameterSpace, ParameterSpace]:
+    """The forward model, the prior of every model parameter and that of the free ones; the
+    pixel grid and PSF are the ``[survey]``'s, or those of the observed cutouts in ``record``."""
     mocks = params["mocks"]
     priors = mocks["priors"]
-    model = LensImageModel(mocks["lens_profile"], Observation(**params["observation"]), max_lens_eccentricity(priors))
-    full = ParameterSpace([Parameter(name, make_prior(*priors[name])) for name in model.names])
+    if record is not None and is_observed(record):
+        model = observed_model(mocks["lens_profile"], record, max_lens_eccentricity(priors))
+    else:
+        model = LensImageModel(mocks["lens_profile"], Observation(**params["observation"]), max_lens_eccentricity(priors),
+                               source_decoder=decoder)
+    full = model_prior(model.names, priors)
     free = params.get("fit", {}).get("free") or model.names
     return model, full, full.subset(free)
+
+
+def source_decoder(ctx):
+    """The trained neural source of a ``source_model`` input (float64, for the fit), or None."""
+    from lensbench.fit.source_vae import load_source_model
+
+    return load_source_model(ctx.inputs["source_model"]) if "source_model" in ctx.inputs else None
 
 
 def max_lens_eccentricity(priors: dict) -> float:
@@ -64,9 +78,12 @@ def _save(path, **arrays) -> None:
     write_atomic(path, npz_bytes(arrays))
 
 
-def posterior_of(params: dict, mocks) -> ImagePosterior:
-    """The posterior of the free parameters of every mock."""
-    model, _, free = problem(params)
+def posterior_of(params: dict, mocks, decoder=None) -> ImagePosterior:
+    """The posterior of the free parameters of every mock (or observed cutout)."""
+    model, _, free = problem(params, mocks, decoder)
+    if is_observed(mocks):
+        return ImagePosterior(model, free, torch.as_tensor(mocks["data"]), observed_noise(mocks),
+                              torch.as_tensor(mocks["fixed"]))
     noise = NoiseModel(params["mocks"]["noise"], torch.as_tensor(mocks["noise_scale"]), params["mocks"]["sky"])
     return ImagePosterior(model, free, torch.as_tensor(mocks["data"]), noise, torch.as_tensor(mocks["truth"]))
 
@@ -82,7 +99,7 @@ class FitMocks:
     def run(ctx) -> dict:
         mocks_cfg = ctx.params["mocks"]
         with one_thread():
-            model, full, _ = problem(ctx.params)
+            model, full, _ = problem(ctx.params, decoder=source_decoder(ctx))
             mocks = simulate_mocks(model, full, mocks_cfg["snrs"], mocks_cfg["per_snr"], mocks_cfg["noise"],
                                    mocks_cfg["sky"], ctx.params["seed"])
         _save(ctx.work / "mocks.npz", names=np.array(model.names), **mocks)
@@ -102,7 +119,7 @@ class FitMap:
         mocks = np.load(ctx.inputs["mocks"] / "mocks.npz")
         began = time.perf_counter()
         with one_thread(), tqdm(total=cfg["adam_steps"] + cfg["lbfgs_steps"], desc="MAP", disable=not ctx.progress) as bar:
-            posterior = posterior_of(ctx.params, mocks)
+            posterior = posterior_of(ctx.params, mocks, source_decoder(ctx))
             result = fit_map(posterior, cfg["starts"], np.random.default_rng(ctx.params["seed"] + 1),
                              adam_steps=cfg["adam_steps"], adam_lr=cfg["adam_lr"], lbfgs_steps=cfg["lbfgs_steps"],
                              tolerance=cfg["success_tolerance"], progress=bar.update)
@@ -122,34 +139,48 @@ def nuts_rows(snr: np.ndarray, per_snr: int) -> np.ndarray:
     return np.concatenate([np.flatnonzero(snr == level)[:per_snr] for level in np.unique(snr)]).astype(int)
 
 
-def single_image_potential(posterior: ImagePosterior):
-    """``u (P,) -> -log p(u | d)`` of a one-image posterior, the function NUTS samples."""
-    return lambda u: posterior.potential(u[None])[0]
+def single_image_potential(posterior: ImagePosterior, compile: bool = False) -> CompiledPotential:
+    """``u (P,) -> -log p(u | d)`` of a one-image posterior, the function NUTS samples (compiled
+    with ``compile``; picklable, so chains can run in worker processes)."""
+    return CompiledPotential(posterior, compile=compile)
+
+
+def chain_processes(cfg: dict) -> int:
+    """Worker processes for a lens's chains: ``[sampler] processes``, or min(chains, CPU cores)
+    when it is 0; 1 runs them in the step's own process."""
+    return cfg.get("processes") or min(cfg["chains"], os.cpu_count() or 1)
 
 
 @STEP_KINDS.register("fit_nuts")
 class FitNuts:
     """NUTS posteriors of a subset of the mocks, from their MAP polished by L-BFGS alone
-    (``nuts.npz``)."""
+    (``nuts.npz``). The potential is compiled when ``[execution] compile`` is on; the chains of
+    each lens run in ``[sampler] processes`` spawned workers (same draws whatever their number)."""
 
-    VERSION = 1
+    VERSION = 2
     CACHED = True
+    COMPILE_IN_KEY = True  # compiled and eager potentials differ in the last bits
 
     @staticmethod
     def run(ctx) -> dict:
         cfg = ctx.params["sampler"]
         mocks = np.load(ctx.inputs["mocks"] / "mocks.npz")
         fitted = np.load(ctx.inputs["map"] / "map.npz")
-        rows = nuts_rows(mocks["snr"], cfg["per_snr"])
+        rows = nuts_rows(mocks["group"] if is_observed(mocks) else mocks["snr"], cfg["per_snr"])
         samples, rhat, ess, divergences, walls = [], [], [], [], []
-        with one_thread():
-            posterior = posterior_of(ctx.params, mocks)
+        execution = ctx.extra.get("execution")
+        use_compile = execution.use_compile if execution is not None else False
+        processes = chain_processes(cfg)
+        with one_thread(), ExitStack() as stack:
+            pool = stack.enter_context(chain_pool(processes)) if processes > 1 and len(rows) else None
+            posterior = posterior_of(ctx.params, mocks, source_decoder(ctx))
             for i in tqdm(rows, desc="NUTS", disable=not ctx.progress):
-                potential = single_image_potential(posterior.take([int(i)]))
+                potential = single_image_potential(posterior.take([int(i)]), use_compile)
                 result = run_nuts(potential, polish(potential, torch.as_tensor(fitted["u"][i])),
                                   posterior.space.to_constrained, warmup=cfg["warmup"], draws=cfg["draws"],
                                   chains=cfg["chains"], seed=ctx.params["seed"] + 1000 + int(i),
-                                  max_tree_depth=cfg["max_tree_depth"], target_accept=cfg["target_accept"])
+                                  max_tree_depth=cfg["max_tree_depth"], target_accept=cfg["target_accept"],
+                                  executor=pool, curvature=potential.eager)
                 theta = posterior.space.to_constrained(torch.as_tensor(result.samples)).numpy()
                 samples.append(theta.astype(np.float32))
                 rhat.append(result.rhat)
@@ -172,7 +203,7 @@ class FitRecovery:
     """Recovery statistics of the MAP and the posteriors against the truth: headline metrics in
     ``results.json``, every table in ``recovery.json``."""
 
-    VERSION = 2
+    VERSION = 3
     CACHED = True
 
     @staticmethod
@@ -185,6 +216,7 @@ class FitRecovery:
         truth = mocks["truth"][:, [all_names.index(n) for n in names]]
         summary = recovery_summary(names, truth, mocks["snr"], fitted, nuts)
         summary["setup"] = {"lens_profile": ctx.params["mocks"]["lens_profile"], "noise": ctx.params["mocks"]["noise"],
+                            "source": ctx.params["mocks"]["source"],
                             **ctx.params["observation"], "sampler": ctx.params["sampler"]}
         write_json(ctx.work / "results.json", {key: summary[key] for key in ("task", "metrics", "curves", "n_test")})
         write_json(ctx.work / "recovery.json", summary)

@@ -1,6 +1,6 @@
 """The ``fit`` task: differentiable lens modelling of mock lenses (Chianese et al. 2020).
 
-Mock lenses (EPL or SIE + external shear + Sersic source) are drawn from ``[mocks]`` priors at
+Mock lenses (EPL or SIE + external shear + Sersic or neural source, :mod:`lensbench.tasks.fit_source`) are drawn from ``[mocks]`` priors at
 several SNRs, each is fitted by multi-start MAP (``[fit]``), a subset gets NUTS posteriors
 (``[sampler]``), and the recovery step compares both with the truth::
 
@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lensbench.tasks.base import TASKS, Task, TaskStep
+from lensbench.tasks.fit_data import FitDataSection, fit_data_scale, fit_data_steps
+from lensbench.tasks.fit_source import (
+    SourceModelSection,
+    source_model_scale,
+    source_model_step,
+)
 
 DEFAULT_PRIORS = {
     "lens_theta_E": ("uniform", 0.9, 1.4), "lens_gamma": ("uniform", 1.8, 2.2),
@@ -27,6 +33,7 @@ DEFAULT_PRIORS = {
     "source_n_sersic": ("uniform", 0.8, 3.0), "source_e1": ("uniform", -0.3, 0.3),
     "source_e2": ("uniform", -0.3, 0.3), "source_center_x": ("uniform", -0.2, 0.2),
     "source_center_y": ("uniform", -0.2, 0.2),
+    "source_flux": ("lognormal", 5.0, 0.5), "source_scale": ("uniform", 0.8, 1.25),
 }
 """Mock population and fit prior (our choice): name -> (family, a, b), see
 :func:`lensbench.fit.keys.check_prior`."""
@@ -40,6 +47,9 @@ class MocksSection:
         "help": "Signal-to-noise ratios sqrt(sum m^2 / sigma^2) of the noiseless image m (our choice)."})
     per_snr: int = field(default=25, metadata={"min": 1, "help": "Mock lenses at each SNR."})
     lens_profile: Literal["epl", "sie"] = field(default="epl", metadata={"help": "Main-lens mass profile."})
+    source: Literal["sersic", "vae"] = field(default="sersic", metadata={"help":
+        "Source light: an elliptical Sersic, or the neural source of [source_model] (latent ~ N(0, 1) plus "
+        "source_flux, source_scale and the centre)."})
     noise: Literal["gaussian", "poisson"] = field(default="gaussian", metadata={"help":
         "Gaussian background (constant sigma) or Poisson counts over `sky`."})
     sky: float = field(default=0.0, metadata={"min": 0.0, "help": "Sky level (counts/s per pixel) of Poisson noise."})
@@ -54,7 +64,7 @@ class MocksSection:
         if not self.snrs or any(not s > 0 for s in self.snrs):
             raise ValueError(f"snrs must be positive numbers, got {list(self.snrs)}")
         if self.lens_profile in LENS_KEYS:  # an unknown profile is reported by the Literal check
-            missing = [n for n in _model_names(self.lens_profile) if n not in self.priors]
+            missing = [n for n in _model_names(self.lens_profile, self.source) if n not in self.priors]
             if missing:
                 raise ValueError(f"priors must give every parameter of the {self.lens_profile} model; missing: {missing}")
         unknown = [n for n in self.priors if n not in PARAMETER_UNITS]
@@ -67,11 +77,10 @@ class MocksSection:
                 raise ValueError(f"priors.{name}: {error}") from None
 
 
-def _model_names(lens_profile: str) -> tuple[str, ...]:
-    from lensbench.fit.keys import LENS_KEYS, SHEAR_KEYS, SOURCE_KEYS
+def _model_names(lens_profile: str, source: str = "sersic", latent_dim: int = 0) -> tuple[str, ...]:
+    from lensbench.fit.keys import model_names
 
-    return (tuple(f"lens_{k}" for k in LENS_KEYS[lens_profile]) + tuple(f"shear_{k}" for k in SHEAR_KEYS)
-            + tuple(f"source_{k}" for k in SOURCE_KEYS))
+    return model_names(lens_profile, source, latent_dim)
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,8 @@ class SamplerSection:
     draws: int = field(default=1000, metadata={"min": 1, "help": "Kept draws per chain."})
     max_tree_depth: int = field(default=8, metadata={"min": 1, "help": "NUTS tree depth limit."})
     target_accept: float = field(default=0.8, metadata={"min": 0.05, "max": 0.99, "help": "Step-size adaptation target."})
+    processes: int = field(default=0, metadata={"min": 0, "help":
+        "Worker processes running a lens's chains (same draws whatever the number); 0: min(chains, CPU cores)."})
 
 
 def _observation(spec) -> dict:
@@ -111,13 +122,28 @@ def fit_steps(spec) -> list[TaskStep]:
     if spec.simulation_kind != "strong_lensing":
         raise ValueError(f"task 'fit' reads its pixel grid from a strong_lensing [survey], not {spec.simulation_kind!r}")
     mocks, fit, sampler = (spec.task_sections[name] for name in ("mocks", "fit", "sampler"))
-    unknown = [name for name in fit.free if name not in _model_names(mocks.lens_profile)]
+    source_model = spec.task_sections["source_model"]
+    names = _model_names(mocks.lens_profile, mocks.source, source_model.latent_dim)
+    unknown = [name for name in fit.free if name not in names]
     if unknown:
         raise ValueError(f"[fit] free: {unknown} are not parameters of the {mocks.lens_profile} model "
-                         f"({', '.join(_model_names(mocks.lens_profile))})")
+                         f"with a {mocks.source} source ({', '.join(names)})")
     mock_params = {"mocks": dataclasses.asdict(mocks), "observation": _observation(spec), "seed": spec.experiment.seed}
     map_params = {**mock_params, "fit": dataclasses.asdict(fit)}
     nuts_params = {**map_params, "sampler": dataclasses.asdict(sampler)}
+    if spec.task_sections["fit_data"].inputs and mocks.source == "vae":
+        raise ValueError("[fit_data] cutouts are fitted with a Sersic source only; set [mocks] source = \"sersic\"")
+    if spec.task_sections["fit_data"].inputs:  # observed cutouts instead of mocks
+        return fit_data_steps(spec, spec.task_sections["fit_data"], map_params, nuts_params)
+    if mocks.source == "vae":  # the decoder is an input of every step that renders
+        source = {"source_model": "source_model"}
+        return [
+            source_model_step(spec, source_model),
+            TaskStep("mocks", "fit_mocks", mock_params, source),
+            TaskStep("map", "fit_map", map_params, {"mocks": "mocks", **source}),
+            TaskStep("nuts", "fit_nuts", nuts_params, {"mocks": "mocks", "map": "map", **source}),
+            TaskStep("evaluate", "fit_recovery", nuts_params, {"mocks": "mocks", "map": "map", "nuts": "nuts"}),
+        ]
     return [
         TaskStep("mocks", "fit_mocks", mock_params),
         TaskStep("map", "fit_map", map_params, {"mocks": "mocks"}),
@@ -129,21 +155,32 @@ def fit_steps(spec) -> list[TaskStep]:
 def fit_scale(spec) -> str:
     """How big a fit run is: mocks, MAP starts and NUTS chains (the report's scale banner)."""
     mocks, fit, sampler = (spec.task_sections[name] for name in ("mocks", "fit", "sampler"))
+    if spec.task_sections["fit_data"].inputs:
+        return fit_data_scale(spec.task_sections["fit_data"], fit, sampler)
     sampled = min(sampler.per_snr, mocks.per_snr) * len(mocks.snrs)
+    vae = f"; {source_model_scale(spec.task_sections['source_model'])}" if mocks.source == "vae" else ""
     return (f"{mocks.per_snr * len(mocks.snrs)} mock lenses ({mocks.per_snr} per SNR, {mocks.lens_profile.upper()}), "
             f"{fit.starts} MAP starts each; NUTS on {sampled} of them, {sampler.chains} chains x "
-            f"({sampler.warmup} warm-up + {sampler.draws}) draws")
+            f"({sampler.warmup} warm-up + {sampler.draws}) draws{vae}")
 
 
 def fit_report(branches, context):
-    """The report sections (:mod:`lensbench.report.fit`)."""
+    """The report sections (:mod:`lensbench.report.fit`; :mod:`lensbench.report.fit_data` for
+    branches that fitted observed cutouts)."""
     from lensbench.report.fit import fit_sections
+    from lensbench.report.fit_data import fit_data_sections
 
-    return fit_sections(branches, context)
+    observed = {name: b for name, b in branches.items() if "data" in b.outputs}
+    mocks = {name: b for name, b in branches.items() if name not in observed}
+    sections = fit_sections(mocks, context) if mocks else {}
+    for title, blocks in (fit_data_sections(observed, context) if observed else {}).items():
+        sections.setdefault(title, []).extend(blocks)
+    return sections
 
 
 TASKS.register("fit")(Task(
     name="fit", steps=fit_steps, report=fit_report, labels="parameters",
-    sections={"mocks": MocksSection, "fit": FitSection, "sampler": SamplerSection}, splits=(),
-    report_roles=("mocks", "map", "nuts", "evaluate"), scale=fit_scale, trains_model=False,
-    description="differentiable lens fitting of mocks: multi-start MAP + NUTS, recovery against SNR (Chianese+20)"))
+    sections={"mocks": MocksSection, "fit": FitSection, "sampler": SamplerSection, "fit_data": FitDataSection,
+              "source_model": SourceModelSection},
+    splits=(), report_roles=("mocks", "data", "map", "nuts", "evaluate", "source_model"), scale=fit_scale, trains_model=False,
+    description="differentiable lens fitting of mocks (recovery against SNR, Chianese+20) or of FITS cutouts ([fit_data]): multi-start MAP + NUTS"))

@@ -148,7 +148,8 @@ def render_tensors(tensors: dict, layout: RenderLayout) -> torch.Tensor:
 
     Pure and differentiable: lens equation ``beta = theta - alpha(theta)`` (Schneider et al. 1992
     eq 2.15), source brightness at ``beta`` plus deflector light at ``theta``, averaged over
-    sub-pixels, times the pixel area, convolved with the PSF.
+    sub-pixels, times the pixel area, convolved with the PSF. A pixelated source's table may hold
+    ``scale`` (B,), a factor on ``layout.source_image_scale`` (a fitted source size).
     """
     reference = tensors["source"]["center_x"]
     batch = reference.shape[0]
@@ -161,8 +162,9 @@ def render_tensors(tensors: dict, layout: RenderLayout) -> torch.Tensor:
     beta_x, beta_y = x - alpha_x, y - alpha_y
     if layout.source_image_scale is not None:
         src = tensors["source"]
+        scale = layout.source_image_scale * src["scale"].reshape(-1, 1, 1) if "scale" in src else layout.source_image_scale
         brightness = light.interpolated_image(
-            beta_x, beta_y, tensors["source_image"], layout.source_image_scale, src["center_x"], src["center_y"], src["amp"]
+            beta_x, beta_y, tensors["source_image"], scale, src["center_x"], src["center_y"], src["amp"]
         )
     else:
         brightness = light.sersic_ellipse(beta_x, beta_y, **tensors["source"])
