@@ -26,8 +26,12 @@ histogram is worth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lensbench.sbi.normalized_calibration import NormalizedCalibration
 
 PSEUDO_COUNT = 0.5
 """Counts added to every bin of both histograms (in units of one unweighted image), so an empty

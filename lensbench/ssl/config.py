@@ -113,3 +113,13 @@ class AxionRegressionConfig:
 
     def __post_init__(self):
         _check_ranges(self)
+
+
+def mass_bins(low_ev: float, high_ev: float, per_decade: int) -> list[float]:
+    """Edges in log10(m_a / eV) of equal bins over [low_ev, high_ev] eV, ``per_decade`` bins per
+    decade (rounded to a whole number of bins, at least one)."""
+    if not 0 < low_ev < high_ev or not math.isfinite(high_ev):
+        raise ValueError(f"the axion-mass range needs 0 < low < high < inf (eV), got [{low_ev}, {high_ev}]")
+    low, high = math.log10(low_ev), math.log10(high_ev)
+    count = max(1, round((high - low) * per_decade))
+    return [low + (high - low) * i / count for i in range(count + 1)]

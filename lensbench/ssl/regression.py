@@ -13,8 +13,6 @@ fully connected head, trained on the vortex-class images to predict log10(m_a / 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
@@ -23,6 +21,7 @@ from torch.utils.data import Dataset
 from lensbench.metrics import METRICS
 from lensbench.ssl.base import Branch
 from lensbench.ssl.compare import difference, mean_std
+from lensbench.ssl.config import mass_bins  # noqa: F401  (re-exported: the bins the regression reports in)
 
 TARGET = "log10_axion_mass"
 """Name of the regressed quantity, log10(m_a / eV), in metrics and outputs."""
@@ -102,16 +101,6 @@ def regression_head(encoder: nn.Module, seed: int, centre: float, scale: float) 
         torch.manual_seed(seed)
         linear = nn.Linear(encoder.embedding_dim, 1)
     return Branch(encoder, nn.Sequential(linear, Rescale(centre, scale)))
-
-
-def mass_bins(low_ev: float, high_ev: float, per_decade: int) -> list[float]:
-    """Edges in log10(m_a / eV) of equal bins over [low_ev, high_ev] eV, ``per_decade`` bins per
-    decade (rounded to a whole number of bins, at least one)."""
-    if not 0 < low_ev < high_ev or not math.isfinite(high_ev):
-        raise ValueError(f"the axion-mass range needs 0 < low < high < inf (eV), got [{low_ev}, {high_ev}]")
-    low, high = math.log10(low_ev), math.log10(high_ev)
-    count = max(1, round((high - low) * per_decade))
-    return np.linspace(low, high, count + 1).tolist()
 
 
 def rmse_and_bias(truth, predicted) -> tuple[float, float]:

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lensbench.ssl.config import AxionRegressionConfig, FinetuneConfig, PretrainConfig
-from lensbench.ssl.regression import mass_bins
+from lensbench.ssl.config import AxionRegressionConfig, FinetuneConfig, PretrainConfig, mass_bins
 from lensbench.tasks.base import TASKS, Task, TaskStep
 
 
