@@ -21,6 +21,9 @@ RHAT_LIMIT = 1.01
 HIGH_SNR = 100.0
 """SNRs from here up count as 'high' in the headline (the issue's percent-level check)."""
 
+SOURCE_NAMES = {"sersic": "Sersic", "vae": "VAE"}
+"""How the mocks' source kinds read in the report."""
+
 
 def _unit(name: str) -> str:
     from lensbench.fit.parameters import PARAMETER_UNITS
@@ -53,7 +56,7 @@ def _headline(res) -> list:
                ("ours: θ_E, median |relative error| of the MAP at SNR ≥ 100",
                 f"{100 * float(np.median(high)):.2f} %" if high else "θ_E not fitted"),
                ("ours: mocks", (f"{res['n_test']} ({len(by_snr)} SNRs × {next(iter(by_snr.values()))['n']}), "
-                                f"{setup['lens_profile'].upper()} + external shear + {setup.get('source', 'sersic').upper()} source, "
+                                f"{setup['lens_profile'].upper()} + external shear + {SOURCE_NAMES.get(setup.get('source', 'sersic'), setup.get('source', 'sersic'))} source, "
                                 f"{len(res['parameters'])} free parameters, {setup['npix']} × {setup['npix']} pixels of "
                                 f"{setup['pixel_scale']:g}\", {setup['noise']} noise")),
                ("ours: NUTS", f"{len(post.get('rows', []))} lenses" + (
