@@ -76,12 +76,6 @@ class HistogramCalibration:
         """Grid points G the tables are for."""
         return self.edges.shape[0]
 
-    def bin_centres(self) -> np.ndarray:
-        """(G, B) centre of each bin in ln r_hat (the outer bins at their inner edge)."""
-        finite = self.edges.copy()
-        finite[:, 0], finite[:, -1] = finite[:, 1], finite[:, -2]
-        return 0.5 * (finite[:, 1:] + finite[:, :-1])
-
 
 def effective_sample_size(weights: np.ndarray) -> np.ndarray:
     """(sum w)^2 / sum w^2 along the first axis."""

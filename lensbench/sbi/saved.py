@@ -55,3 +55,11 @@ def features_of(model: RatioEstimator, images: np.ndarray, batch_size: int = 256
     parts = [model.features(torch.as_tensor(images[lo:lo + batch_size], dtype=torch.float32, device=device))
              for lo in range(0, len(images), batch_size)]
     return torch.cat(parts) if parts else torch.empty(0, model.trunk.embedding_dim)
+
+
+@torch.no_grad()
+def log_ratio_at(model: RatioEstimator, features: torch.Tensor, points: np.ndarray) -> np.ndarray:
+    """ln r_hat (N, K) in float64 of the images with trunk ``features`` (N, D) (:func:`features_of`)
+    at each of the parameter points ``points`` (K, 2) = (f_sub, beta)."""
+    thetas = torch.as_tensor(np.asarray(points), dtype=features.dtype, device=features.device)
+    return model.log_ratio_grid(features, thetas).cpu().numpy().astype(np.float64)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from lensbench.errors import DataError, UsageError
@@ -41,7 +40,7 @@ from lensbench.io.fits import InputProblem, Stamp, iter_stamps
 from lensbench.io.paths import input_root, relative_to
 from lensbench.sbi.estimator import RatioEstimator
 from lensbench.sbi.inference import ParameterGrid, limits, test_statistic, threshold
-from lensbench.sbi.saved import features_of
+from lensbench.sbi.saved import features_of, log_ratio_at
 from lensbench.scoring.classifier import find_model_dir
 from lensbench.scoring.ratio_model import (
     card_summary,
@@ -132,9 +131,7 @@ def _batches(inputs: list, shape: tuple[int, int], batch_size: int, problems: li
 def log_ratio_maps(model: RatioEstimator, images: np.ndarray, points: np.ndarray, device: str = "cpu") -> np.ndarray:
     """ln r_hat(x_i|theta_g) (N, G) in float64 of images (N, 1, H, W) in counts/s per pixel at the
     grid points (G, 2) = (f_sub, beta)."""
-    features = features_of(model, images, batch_size=len(images), device=device)
-    thetas = torch.as_tensor(points, dtype=features.dtype, device=features.device)
-    return model.log_ratio_grid(features, thetas).cpu().numpy().astype(np.float64)
+    return log_ratio_at(model, features_of(model, images, batch_size=len(images), device=device), points)
 
 
 def regions(grid: ParameterGrid, combined: np.ndarray, beta_slice: float = BETA_SLICE) -> dict:

@@ -27,7 +27,7 @@ from lensbench.sbi.calibration import calibrate, mixture_weights, reweighting_we
 from lensbench.sbi.inference import ParameterGrid
 from lensbench.sbi.objective import latent_stats, parameters_of
 from lensbench.sbi.population import LatentStats, log_prob, log_reference
-from lensbench.sbi.saved import features_of, load_estimator, mass_range
+from lensbench.sbi.saved import features_of, load_estimator, log_ratio_at, mass_range
 from lensbench.sbi.simulation import simulate_at
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.simulate.store import ShardedDataset
@@ -51,12 +51,6 @@ def joint_log_prob_grid(stats: LatentStats, masses, points: np.ndarray) -> np.nd
     return np.concatenate(out) if out else np.empty((0, g))
 
 
-def _log_r_hat(model, features: torch.Tensor, grid: ParameterGrid) -> np.ndarray:
-    points = torch.as_tensor(grid.points, dtype=features.dtype, device=features.device)
-    return model.log_ratio_grid(features, points).cpu().numpy()
-
-
-@torch.no_grad()
 def fit_normalized(model, features: torch.Tensor, theta: np.ndarray, reference_log_r_hat: np.ndarray,
                    rng: np.random.Generator):
     """The normalized calibration from reference images (features) at their own theta (M, 2) and
@@ -65,9 +59,7 @@ def fit_normalized(model, features: torch.Tensor, theta: np.ndarray, reference_l
     rows = np.arange(len(theta))
     if len(rows) > normalized_calibration.MAX_PAIRS_IMAGES:
         rows = np.sort(rng.choice(rows, normalized_calibration.MAX_PAIRS_IMAGES, replace=False))
-    points = torch.as_tensor(theta[rows], dtype=features.dtype, device=features.device)
-    pairs = model.log_ratio_grid(features[rows], points).cpu().numpy()
-    return normalized_calibration.fit(pairs, reference_log_r_hat)
+    return normalized_calibration.fit(log_ratio_at(model, features[rows], theta[rows]), reference_log_r_hat)
 
 
 def calibration_curves(table, reference_log_r_hat: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +88,7 @@ class RatioCalibrateStep:
         grid = ParameterGrid.over(model.box, section.grid_size)
         reference = ShardedDataset(ctx.inputs["reference"])
         reference_features = features_of(model, reference.images(range(len(reference))), device=ctx.device)
-        reference_log_r_hat = _log_r_hat(model, reference_features, grid)
+        reference_log_r_hat = log_ratio_at(model, reference_features, grid.points)
         numerator = reference_log_r_hat
         if section.calibration == "normalized":
             table = fit_normalized(model, reference_features, parameters_of(reference.params()), reference_log_r_hat,
@@ -108,7 +100,7 @@ class RatioCalibrateStep:
             kind = SIMULATION_KINDS.get(p["simulation_kind"])
             images, params = simulate_at(kind, p["simulation"], p["survey"], grid.points, per_point, rng,
                                          ctx.extra["execution"])
-            numerator = _log_r_hat(model, features_of(model, images, device=ctx.device), grid)
+            numerator = log_ratio_at(model, features_of(model, images, device=ctx.device), grid.points)
             weights = mixture_weights(joint_log_prob_grid(latent_stats(params), masses, grid.points))
             table = calibrate(numerator, reference_log_r_hat, weights, bins=section.calibration_bins)
         else:

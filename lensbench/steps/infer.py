@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
 from scipy.stats import truncnorm
 
 from lensbench.io.atomic import npz_bytes, write_atomic, write_json
@@ -22,7 +21,7 @@ from lensbench.physics.cosmology import host_m200_from_sigma_v
 from lensbench.sbi.calibration import load_calibration
 from lensbench.sbi.inference import (ParameterGrid, coverage, expected_statistic, limits, log_prior,
                                      mass_function_band, posterior, test_statistic)
-from lensbench.sbi.saved import features_of, load_estimator, mass_range
+from lensbench.sbi.saved import features_of, load_estimator, log_ratio_at, mass_range
 from lensbench.sbi.simulation import simulate_at
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.steps.base import STEP_KINDS, StepContext
@@ -43,9 +42,7 @@ def accumulating_posteriors(grid, calibrated: np.ndarray, prior: np.ndarray, lar
 
 def _maps(model, calibration, images, grid, device) -> tuple[np.ndarray, np.ndarray]:
     """Raw and calibrated ln r maps (N, G) of images (N, C, H, W)."""
-    features = features_of(model, images, device=device)
-    raw = model.log_ratio_grid(features, torch.as_tensor(grid.points, dtype=features.dtype,
-                                                         device=features.device)).cpu().numpy().astype(np.float64)
+    raw = log_ratio_at(model, features_of(model, images, device=device), grid.points)
     return raw, calibration.apply(raw)
 
 
