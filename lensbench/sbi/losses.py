@@ -7,7 +7,9 @@ comes from the reference p_ref). The estimator returns ln r_hat(x|theta) and its
 t_hat = grad_theta ln r_hat; the simulator gives the joint ln r(x, z|theta) and joint score t.
 
 - ALICES (eq. 22): cross-entropy of g = 1/(1 + r_hat) against the soft label s = 1/(1 + r(x,z))
-  plus alpha |t - t_hat|^2. The mean over pairs is eq. 22 per image divided by 2.
+  plus alpha |t - t_hat|^2. The mean over pairs is eq. 22 per image divided by 2. Eq. 22 takes
+  the score term at both pairs; the authors' code (``ratio_score_mse_num``) only at the pairs with
+  x drawn from theta (``y = 0``): ``score_mask`` selects.
 - CARL: cross-entropy of g against the label y (Cranmer, Pavez & Louppe 2015), g* = 1/(1 + r).
 - ROLR: (1 - y) (r_hat - r)^2 + y (1/r_hat - 1/r)^2 (Brehmer et al. 2018, arXiv:1805.00020).
 - RASCAL: ROLR + alpha |t - t_hat|^2 (same reference).
@@ -29,7 +31,7 @@ USES_SCORE = ("alices", "rascal")
 """Losses with a score term (they need t_hat, the gradient of ln r_hat in theta)."""
 
 
-def alices(log_r_hat, score_hat, log_r_joint, score_joint, alpha: float) -> torch.Tensor:
+def alices(log_r_hat, score_hat, log_r_joint, score_joint, alpha: float, score_mask=None) -> torch.Tensor:
     """ALICES (Brehmer+19 eq. 22): BCE(1/(1+r_hat), 1/(1+r_joint)) + alpha |t_joint - t_hat|^2.
 
     Parameters
@@ -44,10 +46,13 @@ def alices(log_r_hat, score_hat, log_r_joint, score_joint, alpha: float) -> torc
         (N, P) joint score t(x, z|theta).
     alpha : float
         Weight of the score term.
+    score_mask : torch.Tensor or None
+        (N,) 1 for the pairs whose score enters the score term, 0 for the others (None: every
+        pair, as eq. 22). The mean is always over all N pairs.
     """
     soft = torch.sigmoid(-log_r_joint)  # s = 1 / (1 + r)
     cross_entropy = F.binary_cross_entropy_with_logits(-log_r_hat, soft.to(log_r_hat.dtype))
-    return cross_entropy + _score_term(score_hat, score_joint, alpha)
+    return cross_entropy + _score_term(score_hat, score_joint, alpha, score_mask)
 
 
 def carl(log_r_hat, y) -> torch.Tensor:
@@ -65,26 +70,32 @@ def rolr(log_r_hat, log_r_joint, y) -> torch.Tensor:
     return torch.mean((1.0 - y) * numerator + y * reference)
 
 
-def rascal(log_r_hat, score_hat, log_r_joint, score_joint, y, alpha: float) -> torch.Tensor:
-    """RASCAL: :func:`rolr` + alpha |t_joint - t_hat|^2."""
-    return rolr(log_r_hat, log_r_joint, y) + _score_term(score_hat, score_joint, alpha)
+def rascal(log_r_hat, score_hat, log_r_joint, score_joint, y, alpha: float, score_mask=None) -> torch.Tensor:
+    """RASCAL: :func:`rolr` + alpha |t_joint - t_hat|^2 (``score_mask`` as in :func:`alices`)."""
+    return rolr(log_r_hat, log_r_joint, y) + _score_term(score_hat, score_joint, alpha, score_mask)
 
 
-def _score_term(score_hat, score_joint, alpha: float):
-    """alpha x the mean over pairs of |t_joint - t_hat|^2; 0 when alpha is 0 (the scores may then be None)."""
+def _score_term(score_hat, score_joint, alpha: float, score_mask=None):
+    """alpha x the mean over all pairs of mask |t_joint - t_hat|^2; 0 when alpha is 0 (the scores
+    may then be None)."""
     if alpha == 0:
         return 0.0
-    return alpha * torch.mean(torch.sum((score_joint.to(score_hat.dtype) - score_hat) ** 2, dim=-1))
+    squared = torch.sum((score_joint.to(score_hat.dtype) - score_hat) ** 2, dim=-1)
+    if score_mask is not None:
+        squared = squared * score_mask.to(squared.dtype)
+    return alpha * torch.mean(squared)
 
 
-def ratio_loss(name: str, log_r_hat, score_hat, log_r_joint, score_joint, y, alpha: float) -> torch.Tensor:
-    """The loss ``name`` (one of :data:`LOSSES`) of one batch of (x, theta) pairs."""
+def ratio_loss(name: str, log_r_hat, score_hat, log_r_joint, score_joint, y, alpha: float,
+               score_mask=None) -> torch.Tensor:
+    """The loss ``name`` (one of :data:`LOSSES`) of one batch of (x, theta) pairs; ``score_mask``
+    as in :func:`alices` (ignored by the losses without a score term)."""
     if name == "alices":
-        return alices(log_r_hat, score_hat, log_r_joint, score_joint, alpha)
+        return alices(log_r_hat, score_hat, log_r_joint, score_joint, alpha, score_mask)
     if name == "carl":
         return carl(log_r_hat, y)
     if name == "rolr":
         return rolr(log_r_hat, log_r_joint, y)
     if name == "rascal":
-        return rascal(log_r_hat, score_hat, log_r_joint, score_joint, y, alpha)
+        return rascal(log_r_hat, score_hat, log_r_joint, score_joint, y, alpha, score_mask)
     raise ValueError(f"unknown loss '{name}'; one of: {', '.join(LOSSES)}")

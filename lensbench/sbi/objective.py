@@ -70,12 +70,16 @@ class RatioObjective:
         Weight of the score term (ALICES, RASCAL; Brehmer+19: 2e-3).
     masses : MassRange
         Drawing and definition lower masses of the population (Msun).
+    flipped_score : bool
+        Take the score term also at the flipped pairs (x, theta') as eq. 22 does; False keeps it
+        to the pairs whose x was drawn at theta, as the authors' code does.
     """
 
     monitor = "loss"
 
-    def __init__(self, loss: str, alpha: float, masses: MassRange):
+    def __init__(self, loss: str, alpha: float, masses: MassRange, flipped_score: bool = False):
         self.loss_name, self.alpha, self.masses = loss, float(alpha), masses
+        self.flipped_score = bool(flipped_score)
         self.name = f"likelihood_ratio:{loss}:{alpha:g}"
 
     def loss(self, model, batch):
@@ -92,7 +96,8 @@ class RatioObjective:
             score = joint_score(both, stats, self.masses).to(features.dtype)
         else:
             log_r_hat, score_hat, score = model.head_log_ratio(features2, both), None, None  # no score term
-        value = ratio_loss(self.loss_name, log_r_hat, score_hat, log_r_joint, score, y, self.alpha)
+        score_mask = None if self.flipped_score else 1.0 - y
+        value = ratio_loss(self.loss_name, log_r_hat, score_hat, log_r_joint, score, y, self.alpha, score_mask)
         return value, {}
 
     def modules(self) -> list:

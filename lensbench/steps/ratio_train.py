@@ -57,12 +57,13 @@ class RatioTrainStep:
         model = RatioEstimator(p["model"].architecture, channels, (height, width), box, hidden=section.hidden,
                                mean=constants["mean"][0], std=constants["std"][0], seed=training.seed,
                                options=dict(p["model"].options))
-        objective = RatioObjective(section.loss, section.alpha, masses)
+        objective = RatioObjective(section.loss, section.alpha, masses, section.flipped_score)
         history = fit(model, train, val, training, objective=objective, device=ctx.device,
                       checkpoint_dir=ctx.work / "checkpoints", progress=ctx.progress, log=ctx.log.info)
         save_estimator(ctx.work, model, {
             "architecture": p["model"].architecture, "options": dict(p["model"].options), "in_channels": channels,
             "input_size": [height, width], "hidden": section.hidden, "loss": section.loss, "alpha": section.alpha,
+            "flipped_score": section.flipped_score,
             "masses": dataclasses.asdict(masses), "n_train": len(train)})
         write_json(ctx.work / "history.json", history.to_dict())
         shutil.rmtree(ctx.work / "checkpoints", ignore_errors=True)

@@ -31,6 +31,11 @@ class LikelihoodRatioSection:
         ``alices`` (Brehmer+19 eq. 22), ``carl``, ``rolr`` or ``rascal``.
     alpha : float
         Weight of the score term (ALICES, RASCAL): 2e-3 in the paper, 2e-4 in the authors' code.
+    flipped_score : bool
+        Whether the score term also covers the flipped pairs (x, theta'), whose x was not drawn
+        at theta' (eq. 22 as printed). Off by default, as in the authors' code: there the joint
+        score t(x, z|theta') of a population drawn elsewhere reaches ~1e6 at small f_sub and
+        swamps the cross-entropy.
     hidden : int
         Width of the first of the two fully connected layers after the trunk.
     reference_nodes : int
@@ -66,6 +71,7 @@ class LikelihoodRatioSection:
 
     loss: Literal["alices", "carl", "rolr", "rascal"] = "alices"
     alpha: float = field(default=2e-3, metadata={"min": 0.0})
+    flipped_score: bool = False
     hidden: int = field(default=256, metadata={"min": 1})
     reference_nodes: int = field(default=400, metadata={"min": 16})
     grid_size: int = field(default=25, metadata={"min": 3})
@@ -98,11 +104,12 @@ class EstimatorOptions:
     alpha: float
     hidden: int
     reference_nodes: int
+    flipped_score: bool = False
 
     @classmethod
     def of(cls, section: LikelihoodRatioSection) -> "EstimatorOptions":
         """The training options of ``section``."""
-        return cls(section.loss, section.alpha, section.hidden, section.reference_nodes)
+        return cls(section.loss, section.alpha, section.hidden, section.reference_nodes, section.flipped_score)
 
 
 def _section(spec) -> LikelihoodRatioSection:

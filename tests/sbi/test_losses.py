@@ -19,6 +19,16 @@ def test_alices_by_hand():
     assert float(value) == pytest.approx(cross_entropy + 0.1 * (1.0 + 4.0))
 
 
+def test_score_mask_keeps_the_numerator_pairs_and_averages_over_all():
+    # two pairs with squared score errors 5 and 25; the mask drops the second (a flipped pair)
+    score_hat, score = _t(0.0, 0.0, 0.0, 0.0).reshape(2, 2), _t(1.0, 2.0, 3.0, 4.0).reshape(2, 2)
+    log_r = _t(0.0, 0.0)
+    both = losses.alices(log_r, score_hat, log_r, score, alpha=1.0)
+    numerator = losses.alices(log_r, score_hat, log_r, score, alpha=1.0, score_mask=_t(1.0, 0.0))
+    assert float(both) == pytest.approx(math.log(2.0) + (5.0 + 25.0) / 2)
+    assert float(numerator) == pytest.approx(math.log(2.0) + 5.0 / 2)
+
+
 def test_carl_by_hand():
     # ln r_hat = ln 4: g = 1/5; y = 1 (reference) costs -ln g, y = 0 costs -ln(1 - g)
     value = losses.carl(_t(math.log(4.0), math.log(4.0)), _t(1.0, 0.0))
