@@ -18,6 +18,8 @@ from lensbench.report.document import Figure, Notice, Paragraph, Table
 
 PAPER_REGION_100 = ((0.032, 0.083), (-1.17, -0.68))
 """The paper's 100-lens 2-D 95 % CL region (f_sub and beta extents), read from Fig. 3."""
+ESTIMATOR_LABELS = {"alices_calibrated": "ALICES, calibrated", "nre": "sbi NRE"}
+"""Display names of the estimators keyed in ``inference.json`` and ``baseline.json``."""
 SMALL_EFFECTIVE_SIZE = 50
 """Median effective sample size of the calibration's numerator sample below which the report warns
 that the calibrated ratio rests on too few images (50 bins need more than 50 images)."""
@@ -43,6 +45,12 @@ def _inference(b) -> dict:
     return json.loads((b.outputs["evaluate"] / "inference.json").read_text())
 
 
+def _baseline(b) -> dict | None:
+    """The ratio_sbi step's ``baseline.json`` (None when the spec has no sbi baseline)."""
+    folder = b.outputs.get("baseline")
+    return json.loads((folder / "baseline.json").read_text()) if folder is not None else None
+
+
 def limits_blocks(name: str, b, context) -> list:
     """The limits table (calibrated and raw, beside the paper's Fig. 3 numbers) and Fig. 3."""
     results = _inference(b)
@@ -51,13 +59,15 @@ def limits_blocks(name: str, b, context) -> list:
     rows = []
     with np.load(b.outputs["evaluate"] / "maps.npz") as maps:
         f_range = (float(maps["f_sub"][0]), float(maps["f_sub"][-1]))
+    baseline = _baseline(b)
     for n, found in results["limits"]["calibrated"].items():
         raw = results["limits"]["raw"][n]
         paper = _paper_interval(context, name, n)
         region = f"f_sub [{found['region_f_sub'][0]:.3f}, {found['region_f_sub'][1]:.3f}], " \
                  f"beta [{found['region_beta'][0]:.2f}, {found['region_beta'][1]:.2f}]"
-        rows.append((int(n), _interval(found, f_range), _interval(raw, f_range), "–" if paper is None else f"[{paper[0]:.3f}, {paper[1]:.3f}]",
-                     region))
+        nre = () if baseline is None else (_interval(baseline["limits"]["nre"][n], f_range),)
+        rows.append((int(n), _interval(found, f_range), _interval(raw, f_range), *nre,
+                     "–" if paper is None else f"[{paper[0]:.3f}, {paper[1]:.3f}]", region))
     (f_low, f_high), (b_low, b_high) = PAPER_REGION_100
     caption = (f"Expected 95 % CL limits on f_sub at beta = {fiducial['beta']:g} (the slice of the 2-dof region) for "
                f"lenses simulated at the true point (f_sub, beta) = ({fiducial['f_sub']:g}, {fiducial['beta']:g}); "
@@ -65,8 +75,13 @@ def limits_blocks(name: str, b, context) -> list:
                f"Fig. 3, grid step 0.008 (calibrated ALICES, 'full' scenario, 10^6 training images); its 100-lens "
                f"2-D region spans f_sub [{f_low}, {f_high}], beta [{b_low}, {b_high}]. This run: "
                f"{scale.n_train if scale else '?'} training images, {scale.epochs if scale else '?'} epochs.")
-    blocks = [Table(("lenses", "f_sub, calibrated (ours)", "f_sub, uncalibrated (ours)", "f_sub, paper (Fig. 3)",
-                     "2-D region, calibrated (ours)"), tuple(rows), caption)]
+    nre_column = ()
+    if baseline is not None:
+        nre_column = ("f_sub, sbi NRE (ours)",)
+        caption += (f" sbi NRE: the sbi package's amortised NRE-A on the same {baseline['n_train']} images and trunk, "
+                    "trained on (x, theta) pairs alone (no joint ratio or score), uncalibrated, on the same lenses.")
+    blocks = [Table(("lenses", "f_sub, calibrated (ours)", "f_sub, uncalibrated (ours)", *nre_column,
+                     "f_sub, paper (Fig. 3)", "2-D region, calibrated (ours)"), tuple(rows), caption)]
     with np.load(b.outputs["evaluate"] / "maps.npz") as maps:
         counts = [int(n) for n in results["limits"]["calibrated"]]
         paper = {n: _paper_interval(context, name, str(n)) for n in counts}
@@ -170,9 +185,12 @@ def calibration_blocks(name: str, b) -> list:
 def coverage_blocks(name: str, b) -> list:
     """Nominal against empirical coverage of the 68 % and 95 % regions."""
     results = _inference(b)
+    baseline = _baseline(b)
     rows, bars = [], []
-    for key, levels in results["coverage"].items():
+    everything = {**results["coverage"], **(baseline["coverage"] if baseline else {})}
+    for key, levels in everything.items():
         kind, n = key.rsplit("_n", 1)
+        kind = ESTIMATOR_LABELS.get(kind, kind)
         for level, value in levels.items():
             rows.append((kind, int(n), float(level), value))
             bars.append((f"{kind} n={n} {float(level):.0%}", float(level), value))
@@ -182,6 +200,33 @@ def coverage_blocks(name: str, b) -> list:
     return [Table(("estimator", "lenses", "nominal", "empirical"), tuple(rows), caption),
             Figure.from_matplotlib(f"coverage_{_slug(name)}", LF.coverage_bars(bars),
                                    "Empirical coverage (bars) against nominal (red marks).")]
+
+
+def sbc_blocks(name: str, b) -> list:
+    """Simulation-based calibration of calibrated ALICES and of the sbi NRE, and the NRE's training."""
+    baseline = _baseline(b)
+    if baseline is None:
+        return []
+    rows = [(ESTIMATOR_LABELS.get(estimator, estimator), parameter, values["ks_statistic"], values["ks_pvalue"])
+            for estimator, per in baseline["sbc"].items() for parameter, values in per.items()]
+    with np.load(b.outputs["baseline"] / "sbc.npz") as data:
+        pits = {"ALICES, calibrated": data["pit_alices_calibrated"], "sbi NRE": data["pit_nre"]}
+    return [
+        Paragraph(f"Baseline: the sbi package's NRE-A (amortised neural ratio estimation; Adam, learning rate "
+                  f"{baseline['learning_rate']:g}, sbi's own validation split and early stopping) on the same "
+                  f"{baseline['n_train']} training images with the same trunk, from (x, theta) pairs alone: "
+                  f"{baseline['epochs_run']} epochs run of at most {baseline['epochs']}. Its limits are in the "
+                  "limits table and its coverage in the coverage table; what separates it from ALICES is the "
+                  "simulator's joint ratio (and score) that ALICES trains on."),
+        Table(("estimator", "parameter", "KS statistic", "KS p-value"), tuple(rows),
+              f"Simulation-based calibration over {baseline['sbc_lenses']} single lenses, each simulated at its own "
+              "point of the Fig. 5 prior: the marginal posterior CDF at the truth (on the grid, same prior) is "
+              "uniform for a calibrated posterior; Kolmogorov-Smirnov test against uniform. Beyond the paper."),
+        Figure.from_matplotlib(f"sbc_{_slug(name)}", LF.sbc_histograms(pits),
+                               "SBC histograms: the truths' marginal posterior CDF values (dashed: uniform; grey: its "
+                               "95 % band per bin). A U shape means overconfident posteriors, a hump underconfident, "
+                               "a slope biased."),
+    ]
 
 
 def _slug(name: str) -> str:
@@ -205,10 +250,15 @@ def training_blocks(branches: dict) -> list:
 
 
 def ratio_sections(branches: dict, context) -> dict[str, list]:
-    """``Results`` (limits, Figs 3, 2, 5), ``Calibration``, ``Coverage`` and ``Training`` of every branch."""
-    out = {"Results": [], "Calibration": [], "Coverage": [], "Training": training_blocks(branches)}
+    """``Results`` (limits, Figs 3, 2, 5), ``Calibration``, ``Coverage``, ``Simulation-based
+    calibration`` (with an sbi baseline) and ``Training`` of every branch."""
+    out = {"Results": [], "Calibration": [], "Coverage": [], "Simulation-based calibration": [],
+           "Training": training_blocks(branches)}
     for name, b in branches.items():
         out["Results"] += limits_blocks(name, b, context)
         out["Calibration"] += calibration_blocks(name, b)
         out["Coverage"] += coverage_blocks(name, b)
+        out["Simulation-based calibration"] += sbc_blocks(name, b)
+    if not out["Simulation-based calibration"]:
+        del out["Simulation-based calibration"]
     return out

@@ -124,6 +124,28 @@ def coverage_bars(rows):
     return fig
 
 
+def sbc_histograms(pits: dict, bins: int = 10):
+    """SBC: histograms of the truths' marginal posterior CDF values (one row per estimator, one
+    column per parameter), with the uniform expectation and its 95 % binomial band."""
+    names = list(pits)
+    fig = new_figure(6.0, 1.9 * len(names) + 0.4)
+    axes = np.atleast_2d(fig.subplots(len(names), 2, sharex=True))
+    for row, name in enumerate(names):
+        values = pits[name]
+        expected = len(values) / bins
+        band = 1.96 * np.sqrt(expected * (1 - 1 / bins))
+        for col, label in enumerate(("f_sub", "beta")):
+            ax = axes[row, col]
+            ax.axhspan(expected - band, expected + band, color="0.85", zorder=0)
+            ax.hist(values[:, col], bins=bins, range=(0, 1), color="tab:blue", edgecolor="white")
+            ax.axhline(expected, color="k", lw=0.8, ls="--")
+            ax.set_title(f"{name}: {label}", fontsize=8)
+            ax.set_ylabel("lenses", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("posterior CDF at the truth", fontsize=7)
+    return fig
+
+
 def posterior_animation(f_sub, beta, posteriors, counts, truth, frame_ms: int = 700) -> bytes:
     """An animated PNG (APNG, one frame per lens count; every current browser plays it) of the
     grid posterior as lenses accumulate, with the true point; the last frame stays longest."""

@@ -20,6 +20,6 @@ from lensbench.steps import apply, evaluate, report, signal, simulate, train  # 
 from lensbench.steps import fit, fit_source  # noqa: E402,F401  (registration)
 from lensbench.steps import fit_data  # noqa: E402,F401  (task fit, [fit_data])
 from lensbench.steps import finetune, pretrain, probe, ssl_evaluate, ssl_regress  # noqa: E402,F401  (task ssl)
-from lensbench.steps import calibrate, infer, ratio_train  # noqa: E402,F401  (task likelihood_ratio)
+from lensbench.steps import calibrate, infer, ratio_baseline, ratio_train  # noqa: E402,F401  (task likelihood_ratio)
 
 __all__ = ["STEP_KINDS", "StepContext"]
