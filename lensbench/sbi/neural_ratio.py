@@ -41,7 +41,7 @@ def train_neural_ratio(images: torch.Tensor, theta: torch.Tensor, box: ProposalB
                        seed: int, epochs: int, batch_size: int, lr: float, patience: int, hidden: int = 256,
                        validation_fraction: float = 0.1):
     """Train ``sbi``'s NRE-A on ``images`` (N, C, H, W) drawn at ``theta`` (N, 2) from the uniform
-    proposal ``box``.
+    proposal ``box``, for at most ``epochs`` epochs (``sbi`` runs at least 2).
 
     Returns
     -------
@@ -65,7 +65,7 @@ def train_neural_ratio(images: torch.Tensor, theta: torch.Tensor, box: ProposalB
         inference.append_simulations(theta.to(torch.float32), images.to(torch.float32))
         estimator = inference.train(training_batch_size=batch_size, learning_rate=lr,
                                     validation_fraction=validation_fraction, stop_after_epochs=patience,
-                                    max_num_epochs=max(epochs - 1, 0))  # sbi runs epochs 0..max_num_epochs
+                                    max_num_epochs=max(epochs - 1, 1))  # sbi runs epochs 0..max_num_epochs
     summary = inference.summary
     return estimator.eval(), {"epochs_run": int(summary["epochs_trained"][-1]),
                               "best_validation_loss": float(summary["best_validation_loss"][-1])}

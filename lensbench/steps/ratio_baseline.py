@@ -61,7 +61,7 @@ class RatioBaselineStep:
         channels, height, width = images.shape[1:]
         trunk = NormalisedTrunk(p["model"].architecture, channels, (height, width), mean, std, seed=training.seed,
                                 options=dict(p["model"].options))
-        epochs = section.sbi_epochs or training.epochs
+        epochs = max(section.sbi_epochs or training.epochs, 2)  # sbi's loop runs at least two
         ctx.log.info("training sbi NRE-A on %d images, at most %d epochs", len(images), epochs)
         estimator, summary = train_neural_ratio(
             images, torch.as_tensor(theta), box, trunk, seed=training.seed, epochs=epochs,

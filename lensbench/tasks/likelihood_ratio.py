@@ -72,8 +72,8 @@ class LikelihoodRatioSection:
         ((x, theta) pairs only, no joint ratio or score) and report its limits and coverage beside
         ALICES's, with simulation-based calibration (SBC) of both.
     sbi_epochs : int or None
-        The NRE's maximum epochs (None: ``[training] epochs``); its batch size and early-stopping
-        patience are ``[training]``'s.
+        The NRE's maximum epochs, at least 2 (None: ``[training] epochs``, or 2 if fewer); its
+        batch size and early-stopping patience are ``[training]``'s.
     sbi_learning_rate : float
         The NRE's Adam learning rate (``sbi``'s default 5e-4).
     sbi_max_images : int
@@ -102,7 +102,7 @@ class LikelihoodRatioSection:
     coverage_ensembles: int = field(default=100, metadata={"min": 1})
     coverage_lenses: tuple[int, ...] = (20, 100)
     sbi_baseline: bool = False
-    sbi_epochs: int | None = field(default=None, metadata={"min": 1})
+    sbi_epochs: int | None = field(default=None, metadata={"min": 2})
     sbi_learning_rate: float = field(default=5e-4, metadata={"min": 0.0})
     sbi_max_images: int = field(default=100_000, metadata={"min": 2})
     sbc_lenses: int = field(default=200, metadata={"min": 2})
