@@ -40,13 +40,13 @@ def accumulating_posteriors(grid, calibrated: np.ndarray, prior: np.ndarray, lar
     return counts, np.stack([posterior(grid, total, prior) for total in totals])
 
 
-def _maps(model, calibration, images, grid, device) -> tuple[np.ndarray, np.ndarray]:
+def estimator_maps(model, calibration, images, grid, device) -> tuple[np.ndarray, np.ndarray]:
     """Raw and calibrated ln r maps (N, G) of images (N, C, H, W)."""
     raw = log_ratio_at(model, features_of(model, images, device=device), grid.points)
     return raw, calibration.apply(raw)
 
 
-def _prior_draws(box, section, rng, k: int) -> np.ndarray:
+def prior_draws(box, section, rng, k: int) -> np.ndarray:
     """k points of the Fig. 5 prior inside the proposal box (beta's normal truncated to it)."""
     f_sub = box.f_sub_low + rng.random(k) * (box.f_sub_high - box.f_sub_low)
     a = (box.beta_low - section.prior_beta_mean) / section.prior_beta_sigma
@@ -55,7 +55,9 @@ def _prior_draws(box, section, rng, k: int) -> np.ndarray:
     return np.stack([f_sub, beta], axis=1)
 
 
-def _limits_table(grid, maps, section) -> dict:
+def limits_table(grid, maps, section) -> dict:
+    """The expected 95 % CL limits (:class:`lensbench.sbi.inference.Limits` as dicts) of per-lens
+    maps (N, G) at the fiducial point, for each of the section's lens counts (keys: the counts)."""
     out = {}
     for n in section.n_lenses:
         found = limits(grid, expected_statistic(maps, n), section.fiducial_beta)
@@ -85,17 +87,17 @@ class RatioInferStep:
         fiducial = np.array([[section.fiducial_f_sub, section.fiducial_beta]])
         ctx.log.info("simulating %d lenses at the fiducial point", section.n_fiducial)
         images, _ = simulate_at(kind, p["simulation"], p["survey"], fiducial, section.n_fiducial, rng, execution)
-        raw, calibrated = _maps(model, calibration, images, grid, ctx.device)
+        raw, calibrated = estimator_maps(model, calibration, images, grid, ctx.device)
         largest = max(section.n_lenses)
         prior = log_prior(grid, section.prior_beta_mean, section.prior_beta_sigma)
         probabilities = posterior(grid, largest * calibrated.mean(axis=0), prior)
         accumulated_counts, accumulated = accumulating_posteriors(grid, calibrated, prior, largest)
         masses = mass_range(card)
         ctx.log.info("coverage: %d ensembles of %d lenses", section.coverage_ensembles, max(section.coverage_lenses))
-        truths = _prior_draws(model.box, section, rng, section.coverage_ensembles)
+        truths = prior_draws(model.box, section, rng, section.coverage_ensembles)
         per = max(section.coverage_lenses)
         cover_images, _ = simulate_at(kind, p["simulation"], p["survey"], truths, per, rng, execution)
-        cover_raw, cover_cal = _maps(model, calibration, cover_images, grid, ctx.device)
+        cover_raw, cover_cal = estimator_maps(model, calibration, cover_images, grid, ctx.device)
         coverage_out = {}
         for n in section.coverage_lenses:
             for name, maps in (("calibrated", cover_cal), ("raw", cover_raw)):
@@ -103,7 +105,7 @@ class RatioInferStep:
                 coverage_out[f"{name}_n{n}"] = coverage(grid, summed, truths)
         inference = {
             "fiducial": {"f_sub": section.fiducial_f_sub, "beta": section.fiducial_beta},
-            "limits": {"calibrated": _limits_table(grid, calibrated, section), "raw": _limits_table(grid, raw, section)},
+            "limits": {"calibrated": limits_table(grid, calibrated, section), "raw": limits_table(grid, raw, section)},
             "coverage": coverage_out,
             "n_fiducial": section.n_fiducial,
             "coverage_ensembles": section.coverage_ensembles,

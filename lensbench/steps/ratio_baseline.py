@@ -26,7 +26,7 @@ from lensbench.sbi.simulation import population_box_and_masses, simulate_at
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.simulate.store import ShardedDataset
 from lensbench.steps.base import STEP_KINDS, StepContext
-from lensbench.steps.infer import _limits_table, _maps, _prior_draws
+from lensbench.steps.infer import estimator_maps, limits_table, prior_draws
 
 SBC_SEED = 29
 """Second word of the SBC lenses' generator seed ([seed, 29]); the infer step uses 23."""
@@ -76,7 +76,7 @@ class RatioBaselineStep:
         fiducial = np.array([[section.fiducial_f_sub, section.fiducial_beta]])
         fiducial_images, _ = simulate_at(kind, p["simulation"], p["survey"], fiducial, section.n_fiducial, rng, execution)
         nre = neural_log_ratio_grid(estimator, torch.as_tensor(fiducial_images), grid.points)
-        truths = _prior_draws(box, section, rng, section.coverage_ensembles)
+        truths = prior_draws(box, section, rng, section.coverage_ensembles)
         per = max(section.coverage_lenses)
         cover_images, _ = simulate_at(kind, p["simulation"], p["survey"], truths, per, rng, execution)
         cover_maps = neural_log_ratio_grid(estimator, torch.as_tensor(cover_images), grid.points)
@@ -87,12 +87,12 @@ class RatioBaselineStep:
 
         ctx.log.info("SBC: %d lenses from the prior", section.sbc_lenses)
         sbc_rng = np.random.default_rng([p["seed"], SBC_SEED])
-        sbc_truths = _prior_draws(box, section, sbc_rng, section.sbc_lenses)
+        sbc_truths = prior_draws(box, section, sbc_rng, section.sbc_lenses)
         sbc_images, _ = simulate_at(kind, p["simulation"], p["survey"], sbc_truths, 1, sbc_rng, execution)
         prior = log_prior(grid, section.prior_beta_mean, section.prior_beta_sigma)
         model, _ = load_estimator(ctx.inputs["model"], ctx.device)
         calibration = load_calibration(ctx.inputs["calibration"] / "calibration.npz")
-        _, alices_maps = _maps(model, calibration, sbc_images, grid, ctx.device)
+        _, alices_maps = estimator_maps(model, calibration, sbc_images, grid, ctx.device)
         nre_maps = neural_log_ratio_grid(estimator, torch.as_tensor(sbc_images), grid.points)
         pit = {"alices_calibrated": marginal_pit(grid, alices_maps, sbc_truths, prior),
                "nre": marginal_pit(grid, nre_maps, sbc_truths, prior)}
@@ -102,7 +102,7 @@ class RatioBaselineStep:
                for name, values in pit.items()}
         baseline = {"method": "sbi NRE-A", "epochs": epochs, **summary, "n_train": int(len(theta)),
                     "learning_rate": section.sbi_learning_rate,
-                    "limits": {"nre": _limits_table(grid, nre, section)}, "coverage": coverage_out,
+                    "limits": {"nre": limits_table(grid, nre, section)}, "coverage": coverage_out,
                     "coverage_ensembles": section.coverage_ensembles, "sbc": sbc, "sbc_lenses": section.sbc_lenses}
         write_json(ctx.work / "baseline.json", baseline)
         write_atomic(ctx.work / "sbc.npz", npz_bytes({"truths": sbc_truths, **{f"pit_{k}": v for k, v in pit.items()},

@@ -24,4 +24,6 @@ def test_mining_smoke_run(repo, tmp_path):
     report = (out / "report.md").read_text()
     assert r"f\_sub, paper (Fig. 3)" in report and r"\[0.042, 0.062\]" in report  # the paper's 100 lenses
     assert "Coverage over 3 ensembles" in report
+    assert r"f\_sub, sbi NRE (ours)" in report and "| sbi NRE | 5 |" in report  # the sbi baseline's limits, coverage
+    assert "Simulation-based calibration over 8 single lenses" in report and (out / "figures" / "sbc_main.png").exists()
     assert (out / "model" / "model.pt").exists()
