@@ -20,6 +20,29 @@ from lensbench.models import build_model
 from lensbench.sbi.population import ProposalBox
 
 
+class _DiscardingTracker:
+    """An ``sbi`` tracker that keeps nothing: by default ``sbi`` writes TensorBoard logs into
+    ``./sbi-logs`` of whatever folder the user runs from. The losses per epoch are in its
+    training summary, which :func:`train_neural_ratio` returns."""
+
+    log_dir = None
+
+    def log_metric(self, name, value, step=None) -> None:
+        """Discarded."""
+
+    def log_metrics(self, metrics, step=None) -> None:
+        """Discarded."""
+
+    def log_params(self, params) -> None:
+        """Discarded."""
+
+    def add_figure(self, name, figure, step=None) -> None:
+        """Discarded."""
+
+    def flush(self) -> None:
+        """Nothing to write."""
+
+
 class NormalisedTrunk(nn.Module):
     """A trunk's pooled features of images ``(N, C, H, W)`` normalised by one global mean and
     standard deviation (counts/s per pixel), as :class:`lensbench.sbi.estimator.RatioEstimator` does."""
@@ -48,8 +71,9 @@ def train_neural_ratio(images: torch.Tensor, theta: torch.Tensor, box: ProposalB
     estimator : sbi RatioEstimator
         The classifier; its logit is ln r_hat(x|theta).
     summary : dict
-        ``epochs_run`` (at most ``epochs``) and ``best_validation_loss`` (``sbi``'s validation
-        loss of the kept weights) from ``sbi``'s training summary.
+        ``epochs_run`` (at most ``epochs``), ``best_validation_loss`` (``sbi``'s validation loss
+        of the kept weights) and the ``training_loss`` and ``validation_loss`` per epoch, from
+        ``sbi``'s training summary. Nothing is written to disk.
     """
     from sbi.inference import NRE_A
     from sbi.neural_nets import classifier_nn
@@ -61,14 +85,16 @@ def train_neural_ratio(images: torch.Tensor, theta: torch.Tensor, box: ProposalB
                             embedding_net_x=trunk)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        inference = NRE_A(prior=prior, classifier=builder, show_progress_bars=False)
+        inference = NRE_A(prior=prior, classifier=builder, show_progress_bars=False, tracker=_DiscardingTracker())
         inference.append_simulations(theta.to(torch.float32), images.to(torch.float32))
         estimator = inference.train(training_batch_size=batch_size, learning_rate=lr,
                                     validation_fraction=validation_fraction, stop_after_epochs=patience,
                                     max_num_epochs=max(epochs - 1, 1))  # sbi runs epochs 0..max_num_epochs
     summary = inference.summary
     return estimator.eval(), {"epochs_run": int(summary["epochs_trained"][-1]),
-                              "best_validation_loss": float(summary["best_validation_loss"][-1])}
+                              "best_validation_loss": float(summary["best_validation_loss"][-1]),
+                              "training_loss": [float(v) for v in summary["training_loss"]],
+                              "validation_loss": [float(v) for v in summary["validation_loss"]]}
 
 
 @torch.no_grad()

@@ -18,13 +18,15 @@ def _toy(n: int, rng) -> tuple[np.ndarray, torch.Tensor]:
     return theta, torch.as_tensor((blobs + rng.normal(0, 0.3, blobs.shape))[:, None], dtype=torch.float32)
 
 
-def test_nre_ranks_the_true_theta_and_its_grid_matches_sbi():
+def test_nre_ranks_the_true_theta_and_its_grid_matches_sbi(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     theta, images = _toy(384, rng)
     trunk = NormalisedTrunk("cnn", 1, (16, 16), float(images.mean()), float(images.std()), seed=1)
     estimator, summary = train_neural_ratio(images, torch.as_tensor(theta), ProposalBox(), trunk, seed=3,
                                             epochs=12, batch_size=64, lr=1e-3, patience=12, hidden=32)
-    assert 2 <= summary["epochs_run"] <= 12
+    assert 2 <= summary["epochs_run"] <= 12 and len(summary["validation_loss"]) == summary["epochs_run"]
+    assert not any(tmp_path.iterdir())  # no TensorBoard logs in the working folder
     grid = neural_log_ratio_grid(estimator, images[:40], theta[:40])  # (image, theta) all pairs
     # ln r at the image's own theta beats ln r at the other images' theta
     assert np.diag(grid).mean() > grid[~np.eye(40, dtype=bool)].mean() + 1.0
