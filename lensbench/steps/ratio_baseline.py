@@ -6,7 +6,8 @@ ratio_infer step evaluates ALICES: the same fiducial lenses and coverage ensembl
 seeded generator, drawn in the same order), so the two estimators' limits and coverages differ
 only by what they learnt. Simulation-based calibration (Talts et al. 2018): ``sbc_lenses`` single
 lenses, each at its own point of the Fig. 5 prior, and the marginal posterior CDF of each truth
-under both estimators (calibrated ALICES and NRE). Writes ``baseline.json`` and ``sbc.npz``.
+under both estimators (calibrated ALICES and NRE). Writes ``baseline.json``, ``sbc.npz`` and
+``results.json`` (the flat metrics the report adds to ``metrics.json``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _first_images(folder, limit: int) -> tuple[torch.Tensor, np.ndarray, float, 
 class RatioBaselineStep:
     """Train sbi's NRE-A on the train split; its limits and coverage where ALICES's were taken; SBC."""
 
-    VERSION = 1
+    VERSION = 2  # 2: results.json with the flat metrics
     CACHED = True
     THREADS_IN_KEY = True
     COMPILE_IN_KEY = True  # it renders lenses
@@ -105,6 +106,28 @@ class RatioBaselineStep:
                     "limits": {"nre": limits_table(grid, nre, section)}, "coverage": coverage_out,
                     "coverage_ensembles": section.coverage_ensembles, "sbc": sbc, "sbc_lenses": section.sbc_lenses}
         write_json(ctx.work / "baseline.json", baseline)
+        write_json(ctx.work / "results.json", {"metrics": _flat_metrics(baseline)})  # joins metrics.json
         write_atomic(ctx.work / "sbc.npz", npz_bytes({"truths": sbc_truths, **{f"pit_{k}": v for k, v in pit.items()},
                                                       "mean_nre": nre.mean(axis=0)}))
         return {"epochs_run": summary["epochs_run"]}
+
+
+def _number(value):
+    """A float for JSON, None where it is undefined (no interval)."""
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _flat_metrics(baseline: dict) -> dict:
+    """One number per key: the NRE's f_sub limits per lens count, its coverages, and the SBC KS
+    p-values of both estimators (``sbc_pvalue_<estimator>_<parameter>``)."""
+    out = {}
+    for n, found in baseline["limits"]["nre"].items():
+        out[f"f_sub_low_nre_n{n}"] = _number(found["f_sub_low"])
+        out[f"f_sub_high_nre_n{n}"] = _number(found["f_sub_high"])
+    for key, levels in baseline["coverage"].items():
+        for level, value in levels.items():
+            out[f"coverage{level}_{key}"] = value
+    for estimator, per in baseline["sbc"].items():
+        for parameter, values in per.items():
+            out[f"sbc_pvalue_{estimator}_{parameter}"] = values["ks_pvalue"]
+    return out

@@ -81,6 +81,10 @@ def branch_data(spec, roles: dict[str, str], inputs: dict[str, Path], paper_scal
     stands against the paper (:func:`paper_scales`, :func:`setup_differences`)."""
     outputs = {role: inputs[step_id] for role, step_id in roles.items() if step_id in inputs}
     results = _read_json(outputs.get("evaluate"), "results.json")
+    for role in TASKS.get(spec.experiment.task).metric_roles:
+        extra = _read_json(outputs.get(role), "results.json").get("metrics", {})
+        if results:
+            results["metrics"].update({k: v for k, v in extra.items() if k not in results["metrics"]})
     history = _read_json(outputs.get("train"), "history.json")
     channels = SIMULATION_KINDS.get(spec.simulation_kind).channels
     if results and history:

@@ -99,6 +99,9 @@ class Task:
         ``checks(spec) -> list[(dotted key, message)]``: problems across sections only the task
         knows (a task section that needs a certain class), reported at the key's line when the
         spec is validated.
+    metric_roles : tuple of str
+        Roles besides ``evaluate`` whose ``results.json`` ``metrics`` join the branch's metrics
+        (``metrics.json``, ``lensbench compare``), e.g. a baseline estimator's.
     """
 
     name: str
@@ -112,6 +115,7 @@ class Task:
     scale: Callable[[Any], str] | None = None
     trains_model: bool = True
     checks: Callable[[Any], list[tuple[str, str]]] | None = None
+    metric_roles: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.labels not in ("classes", "parameters"):

@@ -171,5 +171,6 @@ TASKS.register("likelihood_ratio")(Task(
     labels="parameters",
     sections={"likelihood_ratio": LikelihoodRatioSection},
     report_roles=("train", "calibrate", "evaluate", "baseline"),
+    metric_roles=("baseline",),
     description="likelihood-ratio inference of (f_sub, beta) with mined joint ratios and scores (Brehmer+19)",
 ))

@@ -20,7 +20,8 @@ def test_mining_smoke_run(repo, tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())["branches"]["main"]
     assert metrics["task"] == "likelihood_ratio"
-    assert {"f_sub_low_calibrated_n5", "f_sub_high_raw_n100", "coverage0.95_calibrated_n5"} <= set(metrics["metrics"])
+    assert {"f_sub_low_calibrated_n5", "f_sub_high_raw_n100", "coverage0.95_calibrated_n5",
+            "f_sub_low_nre_n5", "coverage0.68_nre_n5", "sbc_pvalue_nre_f_sub"} <= set(metrics["metrics"])
     report = (out / "report.md").read_text()
     assert r"f\_sub, paper (Fig. 3)" in report and r"\[0.042, 0.062\]" in report  # the paper's 100 lenses
     assert "Coverage over 3 ensembles" in report
