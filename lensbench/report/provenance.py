@@ -7,7 +7,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("lensbench", "numpy", "scipy", "torch", "healpy", "lenstronomy", "astropy", "scikit-learn", "matplotlib")
+PACKAGES = ("lensbench", "numpy", "scipy", "torch", "healpy", "lenstronomy", "astropy", "scikit-learn", "matplotlib",
+            "pyro-ppl", "sbi")
 
 
 def package_versions() -> dict[str, str]:
