@@ -17,7 +17,13 @@ They are rough (a factor of 2 either way), from the spec alone:
   images/s at 1 x 64 x 64, and other architectures and input sizes are scaled from it by their
   forward FLOPs (counted with :class:`torch.utils.flop_counter.FlopCounterMode` on the meta
   device, so nothing is allocated); an epoch also evaluates the validation split (a third of a
-  training step per image).
+  training step per image);
+- a lens fit (task ``fit``, measured 2026-12-02 on an idle 2-core machine): one potential and
+  gradient evaluation of a 48 x 48 SIE + Sersic image costs :data:`FIT_EVALUATION_S` (compiled,
+  overheads included), scaled by the pixel count and x3 for EPL; MAP: every start of every lens
+  runs the Adam steps and about twice the L-BFGS steps, batched over both cores; NUTS: every
+  chain of every sampled lens runs warm-up + draws transitions of :data:`NUTS_EVALUATIONS`
+  evaluations (fewer when the tree depth allows fewer), one chain per core.
 """
 
 from __future__ import annotations
@@ -40,6 +46,15 @@ SIGNAL_MAP_S = 0.78
 """Seconds per astrometric signal map at nside 128 (NOTES.md, 1200 subhalos, 20 deg discs)."""
 RESNET18_IMAGES_PER_S = 242.0
 """Training images per second of ResNet-18 at 1 x 64 x 64, batch 32, on 2 CPU cores (NOTES.md)."""
+FIT_EVALUATION_S = 1.9e-3
+"""Seconds per potential + gradient evaluation of one 48 x 48 SIE + Sersic image on one core:
+312,227 evaluations of 4 NUTS chains took 300 s on 2 worker processes (2026-12-02)."""
+NUTS_EVALUATIONS = 50
+"""Potential evaluations per NUTS transition on the quick lenses (measured 44 to 52 at tree
+depths 6 to 9)."""
+NRE_EPOCH_COST = 1.9
+"""An epoch of the sbi NRE baseline over an epoch of ALICES on the same images (30 s against 16 s
+for 10,000 images at the mining quick preset): NRE-A runs the trunk on two pairs per image."""
 HOURS_ON_CPU = 3600.0
 """A run estimated above this many seconds on a CPU asks for confirmation (``--yes``)."""
 
@@ -201,7 +216,30 @@ def _passes_over_training(spec, kind: str) -> float | None:
         return len(finetune.seeds) * sum(finetune.label_fractions)
     if kind == "ratio_train":
         return 2.0
+    if kind == "ratio_sbi":
+        section = spec.task_sections["likelihood_ratio"]
+        share = min(1.0, section.sbi_max_images / max(1, _split_images(spec, "train")))
+        return 2.0 * NRE_EPOCH_COST * max(section.sbi_epochs or epochs, 2) / epochs * share
     return None
+
+
+def _fit_seconds(spec, kind: str) -> float | None:
+    """Seconds of a step of task ``fit`` on 2 CPU cores (module notes), or None for another kind."""
+    if kind not in ("fit_mocks", "fit_map", "fit_nuts", "fit_recovery"):
+        return None
+    mocks, fit, sampler = (spec.task_sections[name] for name in ("mocks", "fit", "sampler"))
+    observation = spec.survey.observation()
+    pixels = (observation.npix * observation.supersampling) ** 2
+    evaluation = FIT_EVALUATION_S * pixels / 48**2 * (3.0 if mocks.lens_profile == "epl" else 1.0)
+    lenses = mocks.per_snr * len(mocks.snrs)
+    if kind == "fit_map":
+        return lenses * fit.starts * (fit.adam_steps + 2 * fit.lbfgs_steps) * evaluation / 2
+    if kind == "fit_nuts":
+        sampled = min(sampler.per_snr, mocks.per_snr) * len(mocks.snrs)
+        per_transition = min(2**sampler.max_tree_depth - 1, NUTS_EVALUATIONS)
+        transitions = sampled * sampler.chains * (sampler.warmup + sampler.draws)
+        return transitions * per_transition * evaluation / min(sampler.chains, 2)
+    return lenses * evaluation + 1.0  # mocks, recovery: one render per lens
 
 
 def _branch_of(plan, step):
@@ -227,6 +265,8 @@ def estimate_plan(plan, is_cached=None) -> PlanEstimate:
             disk, memory, seconds = _signal(spec, _split_images(spec, split) // max(1, len(spec.data.classes)))
         elif step.kind == "train":
             disk, memory, seconds = _training(spec)
+        elif (fit_seconds := _fit_seconds(spec, step.kind)) is not None:
+            disk, memory, seconds = 0, 0, fit_seconds
         elif (passes := _passes_over_training(spec, step.kind)) is not None:
             disk, memory, seconds = _training(spec)
             seconds *= passes

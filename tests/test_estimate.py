@@ -51,6 +51,20 @@ def test_other_tasks_network_steps_cost_multiples_of_one_training(in_repo):
     assert step.seconds == pytest.approx(_training(ssl)[2] * len(finetune.seeds) * sum(finetune.label_fractions))
 
 
+def test_fit_steps_scale_with_lenses_chains_and_draws(in_repo):
+    def nuts_and_map(*overrides):
+        plan = make_plan(load_spec("specs/papers/differentiable.toml", preset="quick", overrides=overrides))
+        steps = {s.step_id: s.seconds for s in estimate_plan(plan).steps}
+        return steps["nuts"], steps["map"]
+
+    nuts, fit_map = nuts_and_map()
+    assert 0 < fit_map < nuts < HOURS_ON_CPU  # the quick preset runs in minutes
+    assert nuts_and_map("sampler.draws=800")[0] > nuts  # more draws, longer
+    assert nuts_and_map("fit.starts=12")[1] == pytest.approx(2 * fit_map)
+    paper = make_plan(load_spec("specs/papers/differentiable.toml"))
+    assert estimate_plan(paper).seconds > HOURS_ON_CPU  # the paper's scale asks first
+
+
 def test_flops_are_counted_without_memory():
     small, small_params = forward_flops("cnn", (1, 64, 64))
     big, big_params = forward_flops("vgg11", (1, 64, 64))
