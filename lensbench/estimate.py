@@ -12,7 +12,8 @@ They are rough (a factor of 2 either way), from the spec alone:
   float32) with one batch;
 - time, on 2 CPU cores (``/work/shared/NOTES.md``, "Costs on 2 CPU cores (measured)"): rendering
   64 x 64 lenses takes 0.6 ms + 0.066 ms per subhalo with lenstronomy and 0.06 ms + 0.027 ms per
-  subhalo with the eager torch renderer, scaled by the pixel count; an astrometric signal map
+  subhalo with the eager torch renderer, scaled by the pixel count (the subhalo count of a
+  population that is not fixed: the mean over 64 lenses drawn from the spec, nothing rendered); an astrometric signal map
   0.78 s at nside 128 (scaled by the pixel count); a training step of ResNet-18 runs 242
   images/s at 1 x 64 x 64, and other architectures and input sizes are scaled from it by their
   forward FLOPs (counted with :class:`torch.utils.flop_counter.FlopCounterMode` on the meta
@@ -139,6 +140,30 @@ def _subhalos(population) -> float:
     return float(fixed) if fixed is not None else float(population.count)
 
 
+SUBHALO_DRAWS = 64
+"""Lenses whose populations are drawn (not rendered) to estimate the mean subhalo count of a
+strong-lensing class whose count is not fixed (an f_sub population: hundreds per lens)."""
+
+
+def _strong_lensing_subhalos(spec) -> float:
+    """The largest mean subhalo count over the spec's classes: drawn from its own priors and
+    populations (seeded, :data:`SUBHALO_DRAWS` lenses, nothing rendered), or the populations'
+    nominal counts if drawing fails."""
+    import numpy as np
+
+    from lensbench.simulate.strong import draw_scene
+    from lensbench.tasks import TASKS
+
+    by_class = TASKS.get(spec.experiment.task).labels == "classes"
+    try:
+        names = list(spec.data.classes) if by_class else [None]
+        means = [float(np.mean(draw_scene(spec.simulation, spec.survey, name, SUBHALO_DRAWS,
+                                          np.random.default_rng(0))[1]["subhalo_count"])) for name in names]
+    except (ValueError, KeyError):
+        return max((_subhalos(p) for p in _populations(spec)), default=0.0)
+    return max(means, default=0.0)
+
+
 def _simulation(spec, n: int) -> tuple[int, int, float]:
     """(disk, memory, seconds) of simulating ``n`` images of ``spec``."""
     shape = image_shape(spec)
@@ -152,7 +177,8 @@ def _simulation(spec, n: int) -> tuple[int, int, float]:
     populations = _populations(spec)
     width = getattr(spec.simulation, "max_subhalos", 1)
     params = 8 * (len(spec.simulation.priors) + len(SCALAR_KEYS) + 1 + len(PER_SUBHALO_KEYS) * width)
-    subhalos = max((_subhalos(p) for p in populations), default=0.0)
+    subhalos = (_strong_lensing_subhalos(spec) if spec.simulation_kind == "strong_lensing"
+                else max((_subhalos(p) for p in populations), default=0.0))
     base, per = LENSTRONOMY_MS if spec.simulation.backend == "lenstronomy" else TORCH_MS
     fine = (shape[1] * int(spec.survey.supersampling)) ** 2
     seconds = n * (base + per * subhalos) * 1e-3 * fine / 4096

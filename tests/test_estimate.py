@@ -65,6 +65,15 @@ def test_fit_steps_scale_with_lenses_chains_and_draws(in_repo):
     assert estimate_plan(paper).seconds > HOURS_ON_CPU  # the paper's scale asks first
 
 
+def test_f_sub_populations_are_counted_from_their_own_draws(in_repo):
+    # Brehmer's proposal: hundreds of NFW subhalos per lens, not the population's nominal count
+    from lensbench.estimate import _strong_lensing_subhalos
+
+    spec = load_spec("specs/papers/mining.toml", preset="quick")[0]
+    assert spec.simulation.regression.count_mode == "f_sub"
+    assert 200 < _strong_lensing_subhalos(spec) < 2000
+
+
 def test_flops_are_counted_without_memory():
     small, small_params = forward_flops("cnn", (1, 64, 64))
     big, big_params = forward_flops("vgg11", (1, 64, 64))
