@@ -5,7 +5,9 @@ ensembles at points drawn from the Fig. 5 prior (f_sub uniform, beta ~ N(-0.9, 0
 proposal box), evaluates the estimator on the 25 x 25 grid, calibrates with the calibrate
 step's tables, and writes ``results.json`` (the flat metrics: f_sub limits per lens count,
 calibrated and raw, and coverages; the ``metrics.json`` schema's part), ``inference.json``
-(limits, 2-D regions, coverage per estimator) and ``maps.npz`` (what the report draws). Its
+(limits, 2-D regions, coverage per estimator), ``maps.npz`` (what the report draws) and
+``lenses.npz`` (the simulated fiducial and coverage lenses, float32, which the sbi baseline is
+tested on too). Its
 role in the task is ``evaluate``.
 """
 
@@ -69,7 +71,7 @@ def limits_table(grid, maps, section) -> dict:
 class RatioInferStep:
     """Expected limits at the fiducial point, the posterior, Fig. 2 lenses and coverage."""
 
-    VERSION = 2
+    VERSION = 3  # 3: lenses.npz
     CACHED = True
     THREADS_IN_KEY = True
     COMPILE_IN_KEY = True  # it renders lenses
@@ -117,6 +119,9 @@ class RatioInferStep:
         write_json(ctx.work / "inference.json", inference)  # limits, regions, coverage: what the report reads
         examples = min(section.n_examples, len(images))
         band = mass_function_band(grid, probabilities, SHMF_MASSES, masses.m_def, _fiducial_m_max(p["simulation"]))
+        write_atomic(ctx.work / "lenses.npz", npz_bytes({
+            "fiducial_images": images.astype(np.float32), "coverage_images": cover_images.astype(np.float32),
+            "coverage_truths": truths}))
         write_atomic(ctx.work / "maps.npz", npz_bytes({
             "f_sub": grid.f_sub, "beta": grid.beta, "mean_raw": raw.mean(axis=0), "mean_calibrated": calibrated.mean(axis=0),
             "example_images": images[:examples, 0], "example_maps": raw[:examples],

@@ -2,9 +2,8 @@
 
 Trains ``sbi``'s NRE-A (:mod:`lensbench.sbi.neural_ratio`) on the train split's images and theta
 alone, with the ALICES estimator's trunk architecture, then evaluates it exactly where the
-ratio_infer step evaluates ALICES: the same fiducial lenses and coverage ensembles (the same
-seeded generator, drawn in the same order), so the two estimators' limits and coverages differ
-only by what they learnt. Simulation-based calibration (Talts et al. 2018): ``sbc_lenses`` single
+ratio_infer step evaluated ALICES: on that step's fiducial lenses and coverage ensembles
+(``lenses.npz``), so the two estimators' limits and coverages differ only by what they learnt. Simulation-based calibration (Talts et al. 2018): ``sbc_lenses`` single
 lenses, each at its own point of the Fig. 5 prior, and the marginal posterior CDF of each truth
 under both estimators (calibrated ALICES and NRE). Writes ``baseline.json``, ``sbc.npz`` and
 ``results.json`` (the flat metrics the report adds to ``metrics.json``).
@@ -48,7 +47,7 @@ def _first_images(folder, limit: int) -> tuple[torch.Tensor, np.ndarray, float, 
 class RatioBaselineStep:
     """Train sbi's NRE-A on the train split; its limits and coverage where ALICES's were taken; SBC."""
 
-    VERSION = 2  # 2: results.json with the flat metrics
+    VERSION = 3  # 2: results.json with the flat metrics; 3: the infer step's lenses
     CACHED = True
     THREADS_IN_KEY = True
     COMPILE_IN_KEY = True  # it renders lenses
@@ -73,14 +72,11 @@ class RatioBaselineStep:
         grid = ParameterGrid.over(box, section.grid_size)
         kind = SIMULATION_KINDS.get(p["simulation_kind"])
         execution = ctx.extra["execution"]
-        rng = np.random.default_rng([p["seed"], 23])  # the infer step's generator: the same lenses, in order
-        fiducial = np.array([[section.fiducial_f_sub, section.fiducial_beta]])
-        fiducial_images, _ = simulate_at(kind, p["simulation"], p["survey"], fiducial, section.n_fiducial, rng, execution)
-        nre = neural_log_ratio_grid(estimator, torch.as_tensor(fiducial_images), grid.points)
-        truths = prior_draws(box, section, rng, section.coverage_ensembles)
+        with np.load(ctx.inputs["evaluate"] / "lenses.npz") as lenses:  # the lenses ALICES was tested on
+            nre = neural_log_ratio_grid(estimator, torch.as_tensor(lenses["fiducial_images"]), grid.points)
+            cover_maps = neural_log_ratio_grid(estimator, torch.as_tensor(lenses["coverage_images"]), grid.points)
+            truths = lenses["coverage_truths"]
         per = max(section.coverage_lenses)
-        cover_images, _ = simulate_at(kind, p["simulation"], p["survey"], truths, per, rng, execution)
-        cover_maps = neural_log_ratio_grid(estimator, torch.as_tensor(cover_images), grid.points)
         coverage_out = {}
         for n in section.coverage_lenses:
             summed = cover_maps.reshape(len(truths), per, -1)[:, :n].sum(axis=1)

@@ -153,7 +153,8 @@ def ratio_steps(spec) -> list[TaskStep]:
     if section.sbi_baseline:
         baseline = {**infer, "training": training, "model": spec.model}
         steps.append(TaskStep("baseline", "ratio_sbi", baseline,
-                              {"train": "simulate:train", "model": "train", "calibration": "calibrate"}))
+                              {"train": "simulate:train", "model": "train", "calibration": "calibrate",
+                               "evaluate": "evaluate"}))
     return steps
 
 
