@@ -13,6 +13,7 @@ import datetime
 import enum
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,11 @@ def to_jsonable(obj: Any) -> Any:
     if hasattr(obj, "tolist"):  # numpy scalars and arrays
         return obj.tolist()
     return obj
+
+
+def finite_or_none(value) -> float | None:
+    """``value`` as a float for JSON; None where it is undefined (NaN, infinite or None)."""
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def canonical_json(obj: Any) -> str:

@@ -57,6 +57,13 @@ def features_of(model: RatioEstimator, images: np.ndarray, batch_size: int = 256
     return torch.cat(parts) if parts else torch.empty(0, model.trunk.embedding_dim)
 
 
+def log_ratio_of_images(model: RatioEstimator, images: np.ndarray, points: np.ndarray, device: str = "cpu",
+                        batch_size: int = 256) -> np.ndarray:
+    """ln r_hat(x_i|theta_g) (N, G) in float64 of images (N, C, H, W) in counts/s per pixel at the
+    parameter points (G, 2) = (f_sub, beta): :func:`features_of` then :func:`log_ratio_at`."""
+    return log_ratio_at(model, features_of(model, images, batch_size=batch_size, device=device), points)
+
+
 @torch.no_grad()
 def log_ratio_at(model: RatioEstimator, features: torch.Tensor, points: np.ndarray) -> np.ndarray:
     """ln r_hat (N, K) in float64 of the images with trunk ``features`` (N, D) (:func:`features_of`)

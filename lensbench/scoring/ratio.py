@@ -36,11 +36,11 @@ from tqdm.auto import tqdm
 
 from lensbench.errors import DataError, UsageError
 from lensbench.io.atomic import npz_bytes, write_atomic, write_json
+from lensbench.io.canonical import finite_or_none
 from lensbench.io.fits import InputProblem, Stamp, iter_stamps
 from lensbench.io.paths import input_root, relative_to
-from lensbench.sbi.estimator import RatioEstimator
 from lensbench.sbi.inference import ParameterGrid, limits, test_statistic, threshold
-from lensbench.sbi.saved import features_of, log_ratio_at
+from lensbench.sbi.saved import log_ratio_of_images
 from lensbench.scoring.classifier import find_model_dir
 from lensbench.scoring.ratio_model import (
     card_summary,
@@ -102,11 +102,6 @@ class RatioApplyResult:
         return self.grid.as_map(test_statistic(self.combined))
 
 
-def _number(value) -> float | None:
-    """A float for JSON; None where undefined (NaN)."""
-    return float(value) if np.isfinite(value) else None
-
-
 def _shape_problem(stamp: Stamp, shape: tuple[int, int]) -> InputProblem:
     height, width = stamp.image.shape
     return InputProblem(stamp.file, stamp.hdu, f"{stamp.identifier}: {height} x {width} pixels; the model "
@@ -128,12 +123,6 @@ def _batches(inputs: list, shape: tuple[int, int], batch_size: int, problems: li
         yield batch, np.stack([s.image for s in batch])[:, None]
 
 
-def log_ratio_maps(model: RatioEstimator, images: np.ndarray, points: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """ln r_hat(x_i|theta_g) (N, G) in float64 of images (N, 1, H, W) in counts/s per pixel at the
-    grid points (G, 2) = (f_sub, beta)."""
-    return log_ratio_at(model, features_of(model, images, batch_size=len(images), device=device), points)
-
-
 def regions(grid: ParameterGrid, combined: np.ndarray, beta_slice: float = BETA_SLICE) -> dict:
     """The MLE, the 2-dof regions at :data:`LEVELS` and their f_sub intervals at ``beta_slice``
     of a summed ln r map (G,) (Brehmer+19 sec. 3.4, Fig. 3)."""
@@ -144,7 +133,7 @@ def regions(grid: ParameterGrid, combined: np.ndarray, beta_slice: float = BETA_
            "regions": {}, "f_sub_interval": {"beta": float(beta_slice)}}
     for level in LEVELS:
         found = limits(grid, q, beta_slice, level)
-        interval = [_number(found.f_sub_low), _number(found.f_sub_high)]
+        interval = [finite_or_none(found.f_sub_low), finite_or_none(found.f_sub_high)]
         out["regions"][f"{level:g}"] = {"threshold": threshold(level), "points": int(np.sum(q <= threshold(level))),
                                         "f_sub": list(found.region_f_sub), "beta": list(found.region_beta),
                                         "at_edge": found.at_edge}
@@ -222,7 +211,7 @@ def apply_ratio_model(model: str | Path, inputs: list[str | Path], out_dir: str 
     raw_parts = []
     for batch, images in _batches(list(inputs), shape, batch_size, problems, progress):
         stamps.extend(dataclasses.replace(s, image=np.empty(0, np.float32)) for s in batch)  # pixels not kept
-        raw_parts.append(log_ratio_maps(estimator, images, grid.points, device))
+        raw_parts.append(log_ratio_of_images(estimator, images, grid.points, device, batch_size=len(images)))
     if not stamps:
         listing = "\n".join(f"  {problem}" for problem in problems) or "  (no input given)"
         raise DataError(", ".join(str(item) for item in inputs), f"no lens image could be used:\n{listing}")

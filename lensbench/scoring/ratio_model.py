@@ -18,7 +18,6 @@ Without any, the maps are the network's raw ln r_hat ("uncalibrated").
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lensbench.cache.integrity import file_sha256
 from lensbench.cache.store import default_root
 from lensbench.errors import DataError, UsageError
 from lensbench.models.saved import read_model_card
@@ -39,15 +39,6 @@ RATIO_TASK = "likelihood_ratio"
 CALIBRATION_FILE = "calibration.npz"
 TRAIN_KIND, CALIBRATE_KIND = "ratio_train", "ratio_calibrate"
 HASH_CHARS = 16
-
-
-def _sha256(path: Path) -> str:
-    """First :data:`HASH_CHARS` hex digits of the sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:HASH_CHARS]
 
 
 def _read_meta(folder: Path) -> dict | None:
@@ -201,7 +192,7 @@ def identity(model_dir: Path, calibration: CalibrationSource) -> dict:
     """How ``apply.json`` names the model and its calibration: cache entries and content hashes
     (never a path of this machine)."""
     model = {"cache_entry": entry_name(model_dir, TRAIN_KIND, model_dir),
-             "weights_sha256": _sha256(model_dir / "model.pt")}
+             "weights_sha256": file_sha256(model_dir / "model.pt")[:HASH_CHARS]}
     if calibration.path is None:
         return {"model": model, "calibration": {"status": "uncalibrated", "how": calibration.how}}
     folder = calibration.path.parent
@@ -209,7 +200,7 @@ def identity(model_dir: Path, calibration: CalibrationSource) -> dict:
     return {"model": model, "calibration": {
         "status": "calibrated", "how": calibration.how,
         "cache_entry": entry_name(folder, CALIBRATE_KIND, run_model),
-        "sha256": _sha256(calibration.path)}}
+        "sha256": file_sha256(calibration.path)[:HASH_CHARS]}}
 
 
 def card_summary(card: dict) -> dict:

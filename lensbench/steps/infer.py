@@ -6,9 +6,8 @@ proposal box), evaluates the estimator on the 25 x 25 grid, calibrates with the 
 step's tables, and writes ``results.json`` (the flat metrics: f_sub limits per lens count,
 calibrated and raw, and coverages; the ``metrics.json`` schema's part), ``inference.json``
 (limits, 2-D regions, coverage per estimator), ``maps.npz`` (what the report draws) and
-``lenses.npz`` (the simulated fiducial and coverage lenses, float32, which the sbi baseline is
-tested on too). Its
-role in the task is ``evaluate``.
+``lenses.npz`` (the simulated fiducial and coverage lenses, float32, on which the sbi baseline
+is tested too). Its role in the task is ``evaluate``.
 """
 
 from __future__ import annotations
@@ -19,11 +18,12 @@ import numpy as np
 from scipy.stats import truncnorm
 
 from lensbench.io.atomic import npz_bytes, write_atomic, write_json
+from lensbench.io.canonical import finite_or_none
 from lensbench.physics.cosmology import host_m200_from_sigma_v
 from lensbench.sbi.calibration import load_calibration
 from lensbench.sbi.inference import (ParameterGrid, coverage, expected_statistic, limits, log_prior,
                                      mass_function_band, posterior, test_statistic)
-from lensbench.sbi.saved import features_of, load_estimator, log_ratio_at, mass_range
+from lensbench.sbi.saved import load_estimator, log_ratio_of_images, mass_range
 from lensbench.sbi.simulation import simulate_at
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.steps.base import STEP_KINDS, StepContext
@@ -44,7 +44,7 @@ def accumulating_posteriors(grid, calibrated: np.ndarray, prior: np.ndarray, lar
 
 def estimator_maps(model, calibration, images, grid, device) -> tuple[np.ndarray, np.ndarray]:
     """Raw and calibrated ln r maps (N, G) of images (N, C, H, W)."""
-    raw = log_ratio_at(model, features_of(model, images, device=device), grid.points)
+    raw = log_ratio_of_images(model, images, grid.points, device)
     return raw, calibration.apply(raw)
 
 
@@ -113,7 +113,7 @@ class RatioInferStep:
             "coverage_ensembles": section.coverage_ensembles,
             "calibration_effective_size_min": float(calibration.effective_size.min()),
         }
-        results = {"task": "likelihood_ratio", "metrics": _flat_metrics(inference), "curves": {},
+        results = {"task": "likelihood_ratio", "metrics": flat_metrics(inference), "curves": {},
                    "n_test": section.n_fiducial}
         write_json(ctx.work / "results.json", results)  # the metrics.json schema's part
         write_json(ctx.work / "inference.json", inference)  # limits, regions, coverage: what the report reads
@@ -143,18 +143,15 @@ def _fiducial_m_max(simulation) -> float:
     return float(population.m_max_host_fraction * host_m200_from_sigma_v(np.array([centre]))[0])
 
 
-def _number(value: float):
-    """A float for JSON, None where it is undefined (no interval)."""
-    return float(value) if np.isfinite(value) else None
-
-
-def _flat_metrics(inference: dict) -> dict:
-    """One number per key: f_sub limits per lens count (calibrated and raw) and coverages."""
+def flat_metrics(inference: dict) -> dict:
+    """One number per key: f_sub limits per estimator and lens count (``f_sub_low_<estimator>_n<n>``;
+    None where there is no interval) and coverages (``coverage<level>_<estimator>_n<n>``) of an
+    ``inference.json``-shaped dict."""
     out = {}
     for name, table in inference["limits"].items():
         for n, found in table.items():
-            out[f"f_sub_low_{name}_n{n}"] = _number(found["f_sub_low"])
-            out[f"f_sub_high_{name}_n{n}"] = _number(found["f_sub_high"])
+            out[f"f_sub_low_{name}_n{n}"] = finite_or_none(found["f_sub_low"])
+            out[f"f_sub_high_{name}_n{n}"] = finite_or_none(found["f_sub_high"])
     for key, levels in inference["coverage"].items():
         for level, value in levels.items():
             out[f"coverage{level}_{key}"] = value

@@ -26,7 +26,7 @@ from lensbench.sbi.simulation import population_box_and_masses, simulate_at
 from lensbench.simulate.register import SIMULATION_KINDS
 from lensbench.simulate.store import ShardedDataset
 from lensbench.steps.base import STEP_KINDS, StepContext
-from lensbench.steps.infer import estimator_maps, limits_table, prior_draws
+from lensbench.steps.infer import estimator_maps, flat_metrics, limits_table, prior_draws
 
 SBC_SEED = 29
 """Second word of the SBC lenses' generator seed ([seed, 29]); the infer step uses 23."""
@@ -108,22 +108,10 @@ class RatioBaselineStep:
         return {"epochs_run": summary["epochs_run"]}
 
 
-def _number(value):
-    """A float for JSON, None where it is undefined (no interval)."""
-    return None if value is None or not np.isfinite(value) else float(value)
-
-
 def _flat_metrics(baseline: dict) -> dict:
-    """One number per key: the NRE's f_sub limits per lens count, its coverages, and the SBC KS
-    p-values of both estimators (``sbc_pvalue_<estimator>_<parameter>``)."""
-    out = {}
-    for n, found in baseline["limits"]["nre"].items():
-        out[f"f_sub_low_nre_n{n}"] = _number(found["f_sub_low"])
-        out[f"f_sub_high_nre_n{n}"] = _number(found["f_sub_high"])
-    for key, levels in baseline["coverage"].items():
-        for level, value in levels.items():
-            out[f"coverage{level}_{key}"] = value
-    for estimator, per in baseline["sbc"].items():
-        for parameter, values in per.items():
-            out[f"sbc_pvalue_{estimator}_{parameter}"] = values["ks_pvalue"]
-    return out
+    """One number per key: the NRE's f_sub limits and coverages (as the infer step names them,
+    with the estimator ``nre``) and the SBC KS p-values of both estimators
+    (``sbc_pvalue_<estimator>_<parameter>``)."""
+    sbc = {f"sbc_pvalue_{estimator}_{parameter}": values["ks_pvalue"]
+           for estimator, per in baseline["sbc"].items() for parameter, values in per.items()}
+    return {**flat_metrics(baseline), **sbc}
