@@ -15,6 +15,7 @@ from lensbench.physics.cosmology import host_m200_from_sigma_v
 from lensbench.report import figures as F
 from lensbench.report import likelihood_ratio_figures as LF
 from lensbench.report.document import Figure, Notice, Paragraph, Table
+from lensbench.sbi.inference import threshold
 
 PAPER_REGION_100 = ((0.032, 0.083), (-1.17, -0.68))
 """The paper's 100-lens 2-D 95 % CL region (f_sub and beta extents), read from Fig. 3."""
@@ -130,6 +131,23 @@ def _true_shmf(masses, fiducial, b) -> np.ndarray:
     return fiducial["f_sub"] * masses ** fiducial["beta"] / integral
 
 
+def offset_error_sentence(summary: dict, lenses: int = 100) -> str:
+    """What the normalized calibration's reference sample leaves uncertain: the Monte-Carlo standard
+    error of its offsets, sqrt(1/ESS - 1/M) nats (the delta method for -ln of a mean of M weights
+    worth ESS images), beside the per-lens error that alone moves the ``lenses``-lens limits."""
+    m = summary["n_reference"]
+
+    def error(ess: float) -> float:
+        return float(np.sqrt(max(1.0 / ess - 1.0 / m, 0.0)))
+
+    reach = threshold(0.95) / (2 * lenses)
+    return (f"The offsets' Monte-Carlo standard error, sqrt(1/ESS - 1/M) with M = {m}, is "
+            f"{error(summary['effective_size_median']):.3f} nats at the median point and "
+            f"{error(summary['effective_size_min']):.3f} at the worst; an error of e nats shared by all lenses at a "
+            f"point moves its {lenses}-lens statistic by {2 * lenses} e, and {reach:.3f} nats already reach the 95 % "
+            "threshold: the reference sample's size bounds how far the many-lens limits can be trusted.")
+
+
 def calibration_blocks(name: str, b) -> list:
     """Calibration curves at a few grid points and the effective sample sizes of its numerator sample."""
     folder = b.outputs.get("calibrate")
@@ -153,6 +171,7 @@ def calibration_blocks(name: str, b) -> list:
                       "were simulated at from the same images paired with other images' theta, and the mean over "
                       "the reference images so that E_ref[r] = 1 at every point (effective images in that mean: "
                       f"minimum {summary['effective_size_min']:.0f}, median {summary['effective_size_median']:.0f}). "
+                      f"{offset_error_sentence(summary)} "
                       "The paper's 50-bin histograms at each of the 625 points need far more images than a laptop "
                       "simulates, and their noise does not average out over lenses."),
             figure,
