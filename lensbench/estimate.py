@@ -50,9 +50,11 @@ RESNET18_IMAGES_PER_S = 242.0
 FIT_EVALUATION_S = 1.9e-3
 """Seconds per potential + gradient evaluation of one 48 x 48 SIE + Sersic image on one core:
 312,227 evaluations of 4 NUTS chains took 300 s on 2 worker processes (2026-12-02)."""
-NUTS_EVALUATIONS = 50
-"""Potential evaluations per NUTS transition on the quick lenses (measured 44 to 52 at tree
-depths 6 to 9)."""
+NUTS_EVALUATIONS = 9
+"""Potential evaluations per NUTS transition on the quick lenses: 8 lenses x 4 chains x 1,500
+transitions took 396 s on 2 worker processes at :data:`FIT_EVALUATION_S` (about 6 to 22 per lens,
+2026-12-02). With bounded (uniform) priors on the lens ellipticity and shear it was 44 to 52: their
+sigmoid bijections bend the ellipticity - shear degeneracy."""
 NRE_EPOCH_COST = 1.9
 """An epoch of the sbi NRE baseline over an epoch of ALICES on the same images (30 s against 16 s
 for 10,000 images at the mining quick preset): NRE-A runs the trunk on two pairs per image."""

@@ -110,7 +110,7 @@ def _posterior(res) -> list:
     if res["metrics"]["max_rhat"] > RHAT_LIMIT:
         blocks.append(Notice(f"Max split R-hat {res['metrics']['max_rhat']:.3f} > {RHAT_LIMIT}: the chains "
                              f"({sampler['chains']} × {sampler['warmup']} warm-up + {sampler['draws']} draws) have not "
-                             "converged; the intervals and coverage below are indicative only."))
+                             f"converged{_unconverged(post)}; the intervals and coverage below are indicative only."))
     return blocks + [Table(("parameter", "68 % coverage", "95 % coverage", "median |error| of posterior median", "max R-hat",
                    "min ESS"), rows,
                   f"NUTS posteriors of {len(post['rows'])} lenses (SNRs {sorted(set(post['snr']))}): fraction of "
@@ -118,6 +118,18 @@ def _posterior(res) -> list:
                   "size over all chains."),
             KeyValues((("divergent transitions", post["divergences"]),
                        ("NUTS wall time per lens (s)", f"{wall.mean():.1f} (all chains, one CPU thread)")))]
+
+
+def _unconverged(post) -> str:
+    """Which sampled lenses have a split R-hat above the limit (empty when unknown): the chains of
+    such a lens disagree, as in a posterior with separated modes or a tail they visit rarely."""
+    worst = post.get("lens_max_rhat")
+    if worst is None:
+        return ""
+    bad = [f"mock {row} (SNR {snr:g}, R-hat {r:.3f})" for row, snr, r in zip(post["rows"], post["snr"], worst)
+           if r > RHAT_LIMIT]
+    return (f" on {len(bad)} of {len(worst)} lenses: {', '.join(bad)}. Their chains disagree, as in a posterior with "
+            "separated modes or a tail they visit rarely, which NUTS started at one MAP does not cross")
 
 
 def _starts(res) -> list:
