@@ -22,7 +22,8 @@ They are rough (a factor of 2 either way), from the spec alone:
 - a lens fit (task ``fit``, measured 2026-12-02 on an idle 2-core machine): one potential and
   gradient evaluation of a 48 x 48 SIE + Sersic image costs :data:`FIT_EVALUATION_S` (compiled,
   overheads included), scaled by the pixel count and x3 for EPL; MAP: every start of every lens
-  runs the Adam steps and about twice the L-BFGS steps, batched over both cores; NUTS: every
+  runs the Adam steps and about twice the L-BFGS steps, all batched, at :data:`MAP_EVALUATION_S`
+  per image and step; NUTS: every
   chain of every sampled lens runs warm-up + draws transitions of :data:`NUTS_EVALUATIONS`
   evaluations (fewer when the tree depth allows fewer), one chain per core.
 """
@@ -50,6 +51,10 @@ RESNET18_IMAGES_PER_S = 242.0
 FIT_EVALUATION_S = 1.9e-3
 """Seconds per potential + gradient evaluation of one 48 x 48 SIE + Sersic image on one core:
 312,227 evaluations of 4 NUTS chains took 300 s on 2 worker processes (2026-12-02)."""
+MAP_EVALUATION_S = 4.9e-4
+"""Seconds per image and step of the batched MAP (all starts of all lenses at once) of a 48 x 48
+SIE + Sersic image: 16 lenses x 16 starts x (600 Adam + ~2 x 100 L-BFGS) steps took 101 s
+(2026-12-02, idle)."""
 NUTS_EVALUATIONS = 9
 """Potential evaluations per NUTS transition on the quick lenses: 8 lenses x 4 chains x 1,500
 transitions took 396 s on 2 worker processes at :data:`FIT_EVALUATION_S` (about 6 to 22 per lens,
@@ -258,10 +263,11 @@ def _fit_seconds(spec, kind: str) -> float | None:
     mocks, fit, sampler = (spec.task_sections[name] for name in ("mocks", "fit", "sampler"))
     observation = spec.survey.observation()
     pixels = (observation.npix * observation.supersampling) ** 2
-    evaluation = FIT_EVALUATION_S * pixels / 48**2 * (3.0 if mocks.lens_profile == "epl" else 1.0)
+    scale = pixels / 48**2 * (3.0 if mocks.lens_profile == "epl" else 1.0)
+    evaluation = FIT_EVALUATION_S * scale
     lenses = mocks.per_snr * len(mocks.snrs)
     if kind == "fit_map":
-        return lenses * fit.starts * (fit.adam_steps + 2 * fit.lbfgs_steps) * evaluation / 2
+        return lenses * fit.starts * (fit.adam_steps + 2 * fit.lbfgs_steps) * MAP_EVALUATION_S * scale
     if kind == "fit_nuts":
         sampled = min(sampler.per_snr, mocks.per_snr) * len(mocks.snrs)
         per_transition = min(2**sampler.max_tree_depth - 1, NUTS_EVALUATIONS)

@@ -60,7 +60,7 @@ def test_fit_steps_scale_with_lenses_chains_and_draws(in_repo):
     nuts, fit_map = nuts_and_map()
     assert 0 < fit_map < nuts < HOURS_ON_CPU  # the quick preset runs in minutes
     assert nuts_and_map("sampler.draws=2000")[0] > nuts  # more draws, longer
-    assert nuts_and_map("fit.starts=12")[1] == pytest.approx(2 * fit_map)
+    assert nuts_and_map("fit.starts=32")[1] == pytest.approx(2 * fit_map)
     paper = make_plan(load_spec("specs/papers/differentiable.toml"))
     assert estimate_plan(paper).seconds > HOURS_ON_CPU  # the paper's scale asks first
 
