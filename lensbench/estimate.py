@@ -21,11 +21,11 @@ They are rough (a factor of 2 either way), from the spec alone:
   training step per image);
 - a lens fit (task ``fit``, measured 2026-12-02 on an idle 2-core machine): one potential and
   gradient evaluation of a 48 x 48 SIE + Sersic image costs :data:`FIT_EVALUATION_S` (compiled,
-  overheads included), scaled by the pixel count and x3 for EPL; MAP: every start of every lens
-  runs the Adam steps and about twice the L-BFGS steps, all batched, at :data:`MAP_EVALUATION_S`
-  per image and step; NUTS: every
-  chain of every sampled lens runs warm-up + draws transitions of :data:`NUTS_EVALUATIONS`
-  evaluations (fewer when the tree depth allows fewer), one chain per core.
+  overheads included), all but its :data:`EVALUATION_FIXED_SHARE` scaled by the pixel count,
+  x3 for EPL; MAP: every start of every lens runs the Adam steps and about twice the L-BFGS
+  steps, all batched, at :data:`MAP_EVALUATION_S` per image and step (scaled by the pixel count);
+  NUTS: every chain of every sampled lens runs warm-up + draws transitions of
+  :data:`NUTS_EVALUATIONS` evaluations (fewer when the tree depth allows fewer), one chain per core.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ RESNET18_IMAGES_PER_S = 242.0
 FIT_EVALUATION_S = 1.9e-3
 """Seconds per potential + gradient evaluation of one 48 x 48 SIE + Sersic image on one core:
 312,227 evaluations of 4 NUTS chains took 300 s on 2 worker processes (2026-12-02)."""
+EVALUATION_FIXED_SHARE = 0.53
+"""Share of :data:`FIT_EVALUATION_S` that does not grow with the pixel count (dispatch overheads):
+2 x 2 supersampling made a NUTS evaluation 2.4x as costly, not 4x (2026-12-02)."""
 MAP_EVALUATION_S = 4.9e-4
 """Seconds per image and step of the batched MAP (all starts of all lenses at once) of a 48 x 48
 SIE + Sersic image: 16 lenses x 16 starts x (600 Adam + ~2 x 100 L-BFGS) steps took 101 s
@@ -264,7 +267,7 @@ def _fit_seconds(spec, kind: str) -> float | None:
     observation = spec.survey.observation()
     pixels = (observation.npix * observation.supersampling) ** 2
     scale = pixels / 48**2 * (3.0 if mocks.lens_profile == "epl" else 1.0)
-    evaluation = FIT_EVALUATION_S * scale
+    evaluation = FIT_EVALUATION_S * (EVALUATION_FIXED_SHARE + (1.0 - EVALUATION_FIXED_SHARE) * scale)
     lenses = mocks.per_snr * len(mocks.snrs)
     if kind == "fit_map":
         return lenses * fit.starts * (fit.adam_steps + 2 * fit.lbfgs_steps) * MAP_EVALUATION_S * scale
