@@ -171,6 +171,7 @@ class FitNuts:
         execution = ctx.extra.get("execution")
         use_compile = execution.use_compile if execution is not None else False
         processes = chain_processes(cfg)
+        transitions = cfg["chains"] * (cfg["warmup"] + cfg["draws"])  # per lens, for the log
         with one_thread(), ExitStack() as stack:
             pool = stack.enter_context(chain_pool(processes)) if processes > 1 and len(rows) else None
             posterior = posterior_of(ctx.params, mocks, source_decoder(ctx))
@@ -187,7 +188,6 @@ class FitNuts:
                 ess.append(result.ess)
                 divergences.append(result.divergences)
                 walls.append(result.wall_s)
-                transitions = cfg["chains"] * (cfg["warmup"] + cfg["draws"])
                 ctx.log.info("NUTS mock %d: %.1f s, %.1f potential evaluations per transition, max R-hat %.4f, "
                              "min ESS %.0f, %d divergences", i, result.wall_s, result.evaluations / transitions,
                              result.rhat.max(), result.ess.min(), result.divergences)

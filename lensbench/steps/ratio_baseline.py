@@ -3,9 +3,10 @@
 Trains ``sbi``'s NRE-A (:mod:`lensbench.sbi.neural_ratio`) on the train split's images and theta
 alone, with the ALICES estimator's trunk architecture, then evaluates it exactly where the
 ratio_infer step evaluated ALICES: on that step's fiducial lenses and coverage ensembles
-(``lenses.npz``), so the two estimators' limits and coverages differ only by what they learnt. Simulation-based calibration (Talts et al. 2018): ``sbc_lenses`` single
-lenses, each at its own point of the Fig. 5 prior, and the marginal posterior CDF of each truth
-under both estimators (calibrated ALICES and NRE). Writes ``baseline.json``, ``sbc.npz`` and
+(``lenses.npz``), so the two estimators' limits and coverages differ only by what they learnt.
+Simulation-based calibration (Talts et al. 2018): ``sbc_lenses`` single lenses, each at its own
+point of the Fig. 5 prior, and the marginal posterior CDF of each truth under both estimators
+(calibrated ALICES and NRE). Writes ``baseline.json``, ``sbc.npz`` and
 ``results.json`` (the flat metrics the report adds to ``metrics.json``).
 """
 
