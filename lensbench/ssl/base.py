@@ -74,6 +74,9 @@ class SSLObjective(Objective):
     """
 
     monitor = "loss"
+    # The last epoch's weights are kept: BYOL's and DINO's validation loss is measured against a
+    # teacher that moves every step, so its minimum (often the first epoch) does not rank encoders.
+    keep_best = False
 
     def __init__(self, augmentations, noise_sigma: float, seed: int):
         self.augmentations = tuple(augmentations)

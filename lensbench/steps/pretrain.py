@@ -1,9 +1,9 @@
 """The ``ssl_pretrain`` step: pre-train an encoder with a self-supervised objective on the train
 split (labels unused), the val split giving the validation loss and the collapse record.
 
-Outputs ``encoder.pt`` (the encoder's state dict, ``torch.load(..., weights_only=True)``),
-``encoder.json`` (how to rebuild it) and ``pretrain.json`` (losses, the spread ratio of the
-normalised validation embeddings per epoch, images per second).
+Outputs ``encoder.pt`` (the encoder's state dict after the last epoch, ``torch.load(...,
+weights_only=True)``), ``encoder.json`` (how to rebuild it) and ``pretrain.json`` (losses, the
+spread ratio of the normalised validation embeddings per epoch, images per second).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def without_single_last_batch(dataset, batch_size: int):
 class PretrainStep:
     """Self-supervised pre-training of the ``[model]`` encoder under ``[pretrain]``."""
 
-    VERSION = 2  # 2: the collapse record of the head outputs
+    VERSION = 3  # 2: the collapse record of the head outputs; 3: the last epoch's weights, not the lowest loss's
     CACHED = True
     THREADS_IN_KEY = True
 
@@ -85,9 +85,10 @@ class PretrainStep:
         train_seconds = sum(history.epoch_seconds)
         write_json(ctx.work / "pretrain.json", {
             "method": config.method, "objective": objective.name, "train_loss": history.train_loss,
-            "val_loss": history.val_loss, "best_epoch": history.best_epoch, "epoch_seconds": history.epoch_seconds,
+            "val_loss": history.val_loss, "lowest_val_loss_epoch": history.best_epoch,
+            "kept_epoch": len(history.train_loss) - 1, "epoch_seconds": history.epoch_seconds,
             "spread_ratio": spread, "embedding_dim": int(encoder.embedding_dim),
             "images_per_second": len(train) * len(history.train_loss) / max(train_seconds, 1e-9),
             "wall_seconds": seconds})
         shutil.rmtree(ctx.work / "checkpoints", ignore_errors=True)
-        return {"best_epoch": history.best_epoch, "final_spread_ratio": spread[-1] if spread else None}
+        return {"kept_epoch": len(history.train_loss) - 1, "final_spread_ratio": spread[-1] if spread else None}

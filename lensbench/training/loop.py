@@ -2,7 +2,7 @@
 
 :func:`fit` trains a model on an :class:`~lensbench.training.objectives.Objective` with the
 optimiser and schedule a :class:`~lensbench.training.config.TrainConfig` names, keeps the best
-epoch's weights, stops early, writes checkpoints and resumes from them.
+epoch's weights (or the last's, as the objective asks), stops early, writes checkpoints and resumes from them.
 
 Everything random comes from ``config.seed``: weights are not touched (build the model with
 ``build_model(..., seed=config.seed)``), the batch order comes from a ``torch.Generator`` and
@@ -45,7 +45,8 @@ NOT_CHECKED_ON_RESUME = ("epochs", "device")
 def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainConfig, *, objective: Objective,
         device: str = "cpu", checkpoint_dir: Path | str | None = None, progress: bool = True,
         log: Callable[[str], None] | None = None) -> History:
-    """Train ``model`` in place on ``objective`` and leave it with its best validation epoch's weights.
+    """Train ``model`` in place on ``objective`` and leave it with its best validation epoch's weights
+    (its last epoch's when ``objective.keep_best`` is False).
 
     Parameters
     ----------
@@ -138,7 +139,8 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
     if state.best_state is None:
         raise FloatingPointError(f"the validation {objective.monitor} was not finite in any epoch; "
                                  "lower the learning rate")
-    model.load_state_dict(state.best_state)
+    if objective.keep_best:
+        model.load_state_dict(state.best_state)
     return history
 
 

@@ -43,10 +43,15 @@ class Objective(Protocol):
         The validation quantity that picks the best epoch, drives early stopping and
         reduce-on-plateau; lower is better. ``"loss"`` (the mean loss per sample) or a key of
         the stats :meth:`loss` returns (summed over the validation set, divided by its size).
+    keep_best : bool
+        True (the default): training leaves the model with its best validation epoch's weights.
+        False: with its last epoch's, for objectives whose validation loss does not rank the
+        weights (self-supervised pre-training against a moving EMA target).
     """
 
     name: str
     monitor: str
+    keep_best: bool = True
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, int | float]]:
         """The mean loss of ``batch`` and per-batch stats.

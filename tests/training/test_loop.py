@@ -63,6 +63,26 @@ def test_early_stopping_keeps_best_weights(blobs, tiny_cnn, state_bytes):
     assert state_bytes(model) == state_bytes(first_epoch_only)
 
 
+class _KeepLast(Supervised):
+    keep_best = False
+
+
+def test_objective_without_keep_best_keeps_the_last_epoch(blobs, tiny_cnn, state_bytes, tmp_path):
+    """Validation loss only worsens after the first epoch: the best epoch is 0, yet the model
+    holds the last epoch's weights (those of ``last.pt``), where a keep-best objective restores epoch 0's."""
+    train, val = blobs(256, 0), blobs(128, 1, flip=True)
+    model = tiny_cnn()
+    history = _fit(model, train, val, objective=_KeepLast("classify"), epochs=3, checkpoint_dir=tmp_path)
+    assert history.best_epoch == 0
+    last = tiny_cnn()
+    last.load_state_dict(torch.load(tmp_path / "last.pt", weights_only=True)["model"])
+    assert state_bytes(model) == state_bytes(last)
+    restored, best_only = tiny_cnn(), tiny_cnn()
+    _fit(restored, train, val, epochs=3)
+    _fit(best_only, train, val, epochs=1)
+    assert state_bytes(restored) == state_bytes(best_only) != state_bytes(model)
+
+
 def test_plateau_divides_lr_by_ten(blobs, tiny_cnn):
     train, val = blobs(256, 0), blobs(128, 1, flip=True)
     history = _fit(tiny_cnn(), train, val, epochs=5, scheduler="plateau", plateau_patience=1)
