@@ -139,7 +139,7 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
     if state.best_state is None:
         raise FloatingPointError(f"the validation {objective.monitor} was not finite in any epoch; "
                                  "lower the learning rate")
-    if objective.keep_best:
+    if getattr(objective, "keep_best", True):  # optional in the protocol: duck-typed objectives keep the best
         model.load_state_dict(state.best_state)
     return history
 

@@ -31,8 +31,8 @@ def check_task(task: str) -> None:
 class Objective(Protocol):
     """The loss a model is trained on, and what else training it involves.
 
-    Subclass it to inherit the defaults below (no extra modules, no hook, no state); only
-    :meth:`loss`, :attr:`name` and :attr:`monitor` must be given.
+    Subclass it to inherit the defaults below (no extra modules, no hook, no state, the best
+    epoch kept); only :meth:`loss`, :attr:`name` and :attr:`monitor` must be given.
 
     Attributes
     ----------
