@@ -164,13 +164,16 @@ def diagnostic_blocks(branches: dict) -> list:
 
 def pretraining_blocks(branches: dict) -> list:
     """Pre-training losses and speed."""
-    histories = {name: {"train_loss": b.results["curves"]["pretrain_loss"]["train_loss"],
-                        "val_loss": b.results["curves"]["pretrain_loss"]["val_loss"]} for name, b in branches.items()}
+    curves = {name: b.results["curves"]["pretrain_loss"] for name, b in branches.items()}
+    histories = {name: {"train_loss": c["train_loss"], "val_loss": c["val_loss"],
+                        "best_epoch": len(c["train_loss"]) - 1}  # the encoder is the last epoch's
+                 for name, c in curves.items()}
     rows = tuple((_row(name), _survey(b), len(h["train_loss"]), h["train_loss"][-1], h["val_loss"][-1],
                   b.results["metrics"]["pretrain_images_per_second"]) for (name, h), b in zip(histories.items(), branches.values()))
     return [Figure.from_matplotlib("ssl-pretrain-loss", F.loss_curves(histories),
                                    "Self-supervised loss per pre-training epoch, training (solid) and validation (dashed); "
-                                   "each method has its own loss scale (NT-Xent in nats, BYOL 0-8, SimSiam -1-1, DINO nats)."),
+                                   "the encoder kept is the last epoch's (BYOL's and DINO's validation loss is "
+                                   "measured against a moving teacher and does not rank encoders); each method has its own loss scale (NT-Xent in nats, BYOL 0-8, SimSiam -1-1, DINO nats)."),
             Table(("row", "survey", "epochs", "final train loss", "final val loss", "pre-training images/s"), rows,
                   "Pre-training per row.")]
 
