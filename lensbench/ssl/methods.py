@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from lensbench.ssl.base import SSLObjective
@@ -15,7 +16,14 @@ METHODS = ("simclr", "byol", "simsiam", "dino")
 
 def build_objective(config, encoder: nn.Module, seed: int) -> SSLObjective:
     """The objective of ``config.method`` for ``encoder`` (a model with ``forward_features`` and
-    ``embedding_dim``), its views drawn from ``seed``."""
+    ``embedding_dim``), its heads' initial weights and its views drawn from ``seed`` (the
+    caller's random state is left alone)."""
+    with torch.random.fork_rng(devices=[]):  # the heads draw from the global generator: not the process's history
+        torch.manual_seed(seed)
+        return _objective(config, encoder, seed)
+
+
+def _objective(config, encoder: nn.Module, seed: int) -> SSLObjective:
     common = {"augmentations": config.augmentations, "noise_sigma": config.noise_sigma, "seed": seed}
     dim = encoder.embedding_dim
     if config.method == "simclr":

@@ -58,7 +58,8 @@ def without_single_last_batch(dataset, batch_size: int):
 class PretrainStep:
     """Self-supervised pre-training of the ``[model]`` encoder under ``[pretrain]``."""
 
-    VERSION = 3  # 2: the collapse record of the head outputs; 3: the last epoch's weights, not the lowest loss's
+    VERSION = 4  # 2: the collapse record of the head outputs; 3: the last epoch's weights, not the lowest loss's;
+                 # 4: the heads' initial weights drawn from the seed
     CACHED = True
     THREADS_IN_KEY = True
 
