@@ -173,7 +173,8 @@ def pretraining_blocks(branches: dict) -> list:
     return [Figure.from_matplotlib("ssl-pretrain-loss", F.loss_curves(histories),
                                    "Self-supervised loss per pre-training epoch, training (solid) and validation (dashed); "
                                    "the encoder kept is the last epoch's (BYOL's and DINO's validation loss is "
-                                   "measured against a moving teacher and does not rank encoders); each method has its own loss scale (NT-Xent in nats, BYOL 0-8, SimSiam -1-1, DINO nats)."),
+                                   "measured against a moving teacher and does not rank encoders); each method has "
+                                   "its own loss scale (NT-Xent in nats, BYOL 0-8, SimSiam -1-1, DINO nats)."),
             Table(("row", "survey", "epochs", "final train loss", "final val loss", "pre-training images/s"), rows,
                   "Pre-training per row.")]
 

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from lensbench.sbi.losses import USES_SCORE, ratio_loss
 from lensbench.sbi.population import LatentStats, MassRange, joint_log_ratio, joint_score
+from lensbench.training.objectives import Objective
 
 LATENT_COLUMNS = ("subhalo_count", "subhalo_log_mass_sum", "host_roi_mass", "subhalo_m_max")
 """The stored parameters :class:`LatentStats` is made of, in its field order."""
@@ -59,7 +60,7 @@ class AugmentedImages(Dataset):
         return self.images[i][0], self.theta[i], self.theta_prime[i], self.latent[i], self.log_ref[i]
 
 
-class RatioObjective:
+class RatioObjective(Objective):
     """One of :data:`lensbench.sbi.losses.LOSSES` on pairs (x, theta) (y = 0) and (x, theta') (y = 1).
 
     Parameters
@@ -99,15 +100,3 @@ class RatioObjective:
         score_mask = None if self.flipped_score else 1.0 - y
         value = ratio_loss(self.loss_name, log_r_hat, score_hat, log_r_joint, score, y, self.alpha, score_mask)
         return value, {}
-
-    def modules(self) -> list:
-        return []
-
-    def after_step(self, model) -> None:
-        """No per-step state."""
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        """No state to restore."""

@@ -18,7 +18,7 @@ def build_objective(config, encoder: nn.Module, seed: int) -> SSLObjective:
     """The objective of ``config.method`` for ``encoder`` (a model with ``forward_features`` and
     ``embedding_dim``), its heads' initial weights and its views drawn from ``seed`` (the
     caller's random state is left alone)."""
-    with torch.random.fork_rng(devices=[]):  # the heads draw from the global generator: not the process's history
+    with torch.random.fork_rng(devices=[]):  # heads draw from the global generator: seed it here
         torch.manual_seed(seed)
         return _objective(config, encoder, seed)
 

@@ -2,7 +2,8 @@
 
 :func:`fit` trains a model on an :class:`~lensbench.training.objectives.Objective` with the
 optimiser and schedule a :class:`~lensbench.training.config.TrainConfig` names, keeps the best
-epoch's weights (or the last's, as the objective asks), stops early, writes checkpoints and resumes from them.
+epoch's weights (or the last's, as the objective asks), stops early, writes checkpoints and
+resumes from them.
 
 Everything random comes from ``config.seed``: weights are not touched (build the model with
 ``build_model(..., seed=config.seed)``), the batch order comes from a ``torch.Generator`` and
@@ -139,7 +140,7 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainCon
     if state.best_state is None:
         raise FloatingPointError(f"the validation {objective.monitor} was not finite in any epoch; "
                                  "lower the learning rate")
-    if getattr(objective, "keep_best", True):  # optional in the protocol: duck-typed objectives keep the best
+    if objective.keep_best:
         model.load_state_dict(state.best_state)
     return history
 
