@@ -55,16 +55,16 @@ def test_brehmer_row_derives_ratio_and_costs(bench, tmp_path):
     images = np.ones((2, 4, 4))
     np.save(tmp_path / "brehmer_lenstronomy.npy", images)
     np.save(tmp_path / "brehmer_torch32.npy", images * (1 + 1e-6))
-    measured = {"lenstronomy_s": 2.0, "torch_s": 0.5, "n": 2, "subhalos": 300, "slots": 600, "slots_by_two": 450, "pixels": 16,
+    measured = {"lenstronomy_s": 2.0, "torch_s": 0.5, "n": 2, "subhalos": 300, "slots": 600, "closed_form_slots": 30, "pixels": 16,
                 "max_subhalos": 200, "buckets": 2, "threads": 1, "compile_s": 3.0,
                 "torch_rss_mib": 1.0, "lenstronomy_rss_mib": 1.0}
     row = bench.brehmer_row(measured, tmp_path, smooth_ms=25.0)
     assert row["ratio"] == pytest.approx(4.0)
     assert row["torch_img_s"] == pytest.approx(4.0) and row["lenstronomy_img_s"] == pytest.approx(1.0)
-    assert row["padding_by_two"] == pytest.approx(1.5)
+    assert row["closed_form_share"] == pytest.approx(0.05)
     assert row["padding"] == pytest.approx(2.0) and row["mean_subhalos"] == pytest.approx(150)
     assert row["lenstronomy_ns_pair"] == pytest.approx(1e9 * 2.0 / (300 * 16))
     assert row["torch_ns_slot"] == pytest.approx(1e9 * 0.5 / (600 * 16))
     assert row["agreement_f32"] == pytest.approx(1e-6)
     assert row["subhalo_share"] == pytest.approx(0.9)  # 1 - 2 x 25 ms / 500 ms
-    assert "4.0x" in bench.brehmer_table(row)
+    assert "4.0x" in bench.brehmer_table(row) and "5.0 %" in bench.brehmer_table(row)

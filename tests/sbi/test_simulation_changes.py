@@ -68,8 +68,11 @@ def test_bucketed_rendering_matches_one_padded_batch():
     np.testing.assert_allclose(bucketed, whole, rtol=0, atol=1e-5 * whole.max())
 
 
-def test_bucket_widths_are_powers_of_four_at_or_above_the_count():
-    from lensbench.simulate.buckets import _bucket_width
+def test_bucket_widths_climb_a_sqrt2_ladder_at_or_above_the_count():
+    from lensbench.simulate.buckets import _bucket_width, bucket_ladder
 
     counts = np.array([0, 16, 17, 64, 65, 256, 1024, 1025, 5000])
-    assert _bucket_width(counts, 4096).tolist() == [16, 16, 64, 64, 256, 256, 1024, 4096, 4096]
+    assert _bucket_width(counts, 4096).tolist() == [16, 16, 24, 64, 96, 256, 1024, 1456, 4096]
+    ladder = bucket_ladder(5000)
+    assert ladder[0] == 16 and ladder[-1] >= 5000 and np.all(ladder % 8 == 0)
+    assert np.all(ladder[1:] / ladder[:-1] <= np.sqrt(2) + 0.3)  # at most ~1.41x padding (plus rounding to 8)
