@@ -30,8 +30,8 @@ rendered / subhalos) and the cost of one pixel-subhalo deflection in each backen
 The RESULT line's headline ``ratio=`` stays the 25-subhalo DeepLense case (best thread setting);
 ``brehmer_ratio=`` and ``brehmer_agreement=`` are the Brehmer-population case.
 
-Usage: ``python bench/strong_lensing.py`` (no arguments; 3.6 min wall at load average 10 on the shared
-2-core machine, much of it compiling). Prints tables,
+Usage: ``python bench/strong_lensing.py`` (no arguments; 1.3 min wall on an idle 2-core machine,
+3.6 min at load average 10, much of it compiling). Prints tables,
 appends/replaces the "## strong_lensing" section of bench/RESULTS.md, and ends with one line
 ``RESULT strong_lensing ratio=... agreement=... ...``.
 """
@@ -459,7 +459,11 @@ def main() -> None:
         " Measured on the way: subhalos on the last tensor axis (a vectorised sum) made the closed form 1.4x faster;"
         " a bool mask read per pair cost as much as the far form itself, so stencil planes take a float mask;"
         " padding small buckets to a fixed batch of copies cost ~20 ms per bucket (dynamic sizes removed it); writing"
-        " 1/sqrt(1 - w^2) as a second series, or the far radius at u = 3 or 4 with larger stencils, was no faster.\n"
+        " 1/sqrt(1 - w^2) as a second series, or the far radius at u = 3 or 4 with larger stencils, was no faster."
+        " Short of the issue's 10x: per slot, ~1.6 ns is the far form (a log, two reciprocal square roots, the"
+        " series) and ~0.6 ns the stencil (closed form, gather and scatter), measured alone. The earlier 2.3x"
+        " here, and the 8.6x the issue quotes for 25 subhalos, were measured at load average ~13, which slowed"
+        " lenstronomy (92 ns per pixel-subhalo) far more than torch; idle, the old renderer gave 1.2x.\n"
     )
     write_results(section)
     worst_f32 = max(r["agreement_f32"] for r in rows)

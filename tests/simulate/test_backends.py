@@ -9,6 +9,8 @@ checks the compiled renderer against lenstronomy.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -273,12 +275,22 @@ def test_stencil_split_renders_what_the_closed_form_renders():
     """NFW planes split into compact subhalos (stencils) and the others give the images of the
     closed form on every pixel, to float64 rounding; the split keeps every subhalo once."""
     observation = Observation(npix=32, pixel_scale=0.12, supersampling=2, psf_fwhm=0.15)
-    scene = make_scene(4, count=30, seed=11)
+    scene = make_scene(4, count=60, seed=11)
+    plane = scene.subhalos[0]
+    Rs = np.random.default_rng(12).uniform(0.01, 0.13, plane.mask.shape)  # ~80 % compact at 0.06" spacing
+    scene = dataclasses.replace(scene, subhalos=(Subhalos("nfw", plane.params | {"Rs": Rs}, plane.mask),))
     spacing = observation.pixel_scale / observation.supersampling
     split, stencil_planes = torch_renderer.split_stencil_planes(scene, spacing)
-    assert stencil_planes == (0,) and len(split.subhalos) == 2  # both kinds occur at Rs 0.05-0.3"
-    assert sum(int(plane.mask.sum()) for plane in split.subhalos) == int(scene.subhalos[0].mask.sum())
+    assert stencil_planes == (0,) and len(split.subhalos) == 2
+    assert sum(int(p.mask.sum()) for p in split.subhalos) == int(plane.mask.sum())
     layout = torch_renderer.RenderLayout.of(scene, observation, torch.float64)
     closed_form = torch_renderer.render_tensors(torch_renderer.scene_tensors(scene, observation, dtype=torch.float64), layout)
     ours = render_torch(scene, observation, dtype=torch.float64, compile=False)
     assert peak_relative(ours, closed_form.numpy()) <= 1e-12
+
+
+def test_planes_of_mostly_large_subhalos_stay_whole():
+    """When most subhalos are too large for a stencil, two planes would cost more than one."""
+    scene = make_scene(4, count=30, seed=11)  # Rs 0.05-0.3": ~20 % compact at 0.06" spacing
+    split, stencil_planes = torch_renderer.split_stencil_planes(scene, 0.06)
+    assert stencil_planes == () and split.subhalos == scene.subhalos
