@@ -509,7 +509,7 @@ def subhalo_plane_deflection(
     function, names = SUBHALO_DEFLECTIONS[profile]
     mask = mask.to(torch.bool)
     values = [_masked_parameter(name, params[name], mask).unsqueeze(1) for name in names]
-    # subhalos along the last axis: torch.compile vectorises the sum over them (13x faster on CPU
-    # than a sum over a leading subhalo axis, measured for the pixel-subhalo arithmetic)
+    # subhalos along the last axis: torch.compile vectorises the sum over them (measured on CPU
+    # against a leading subhalo axis: 13x faster for the pair arithmetic alone, 1.4x for NFW)
     ax, ay = function(x.flatten(1).unsqueeze(-1), y.flatten(1).unsqueeze(-1), *values)
     return ax.sum(dim=-1).reshape(x.shape), ay.sum(dim=-1).reshape(y.shape)
