@@ -166,7 +166,7 @@ def pretraining_blocks(branches: dict) -> list:
     """Pre-training losses and speed."""
     curves = {name: b.results["curves"]["pretrain_loss"] for name, b in branches.items()}
     histories = {name: {"train_loss": c["train_loss"], "val_loss": c["val_loss"],
-                        "best_epoch": len(c["train_loss"]) - 1}  # the encoder is the last epoch's
+                        "best_epoch": len(c["train_loss"]) - 1}  # the encoder's: SSLObjective.keep_best is False
                  for name, c in curves.items()}
     rows = tuple((_row(name), _survey(b), len(h["train_loss"]), h["train_loss"][-1], h["val_loss"][-1],
                   b.results["metrics"]["pretrain_images_per_second"]) for (name, h), b in zip(histories.items(), branches.values()))

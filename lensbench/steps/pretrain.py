@@ -20,7 +20,7 @@ from lensbench.models.saved import normaliser
 from lensbench.simulate.store import ShardedDataset
 from lensbench.ssl.methods import build_objective
 from lensbench.steps.base import STEP_KINDS, StepContext
-from lensbench.training import TrainConfig, fit, save_weights
+from lensbench.training import TrainConfig, fit, kept_epoch, save_weights
 
 PER_IMAGE_NORMALISATIONS = ("none", "max", "standardize")
 
@@ -84,13 +84,13 @@ class PretrainStep:
                                                "options": dict(p["model"].options), "method": config.method,
                                                "normalize": p["normalize"], "seed": seed})
         train_seconds = sum(history.epoch_seconds)
-        kept_epoch = len(history.train_loss) - 1  # the objective keeps the last epoch's weights
+        kept = kept_epoch(history, objective)
         write_json(ctx.work / "pretrain.json", {
             "method": config.method, "objective": objective.name, "train_loss": history.train_loss,
             "val_loss": history.val_loss, "lowest_val_loss_epoch": history.best_epoch,
-            "kept_epoch": kept_epoch, "epoch_seconds": history.epoch_seconds,
+            "kept_epoch": kept, "epoch_seconds": history.epoch_seconds,
             "spread_ratio": spread, "embedding_dim": int(encoder.embedding_dim),
             "images_per_second": len(train) * len(history.train_loss) / max(train_seconds, 1e-9),
             "wall_seconds": seconds})
         shutil.rmtree(ctx.work / "checkpoints", ignore_errors=True)
-        return {"kept_epoch": kept_epoch, "final_spread_ratio": spread[-1] if spread else None}
+        return {"kept_epoch": kept, "final_spread_ratio": spread[-1] if spread else None}

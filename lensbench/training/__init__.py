@@ -12,11 +12,12 @@ import importlib
 
 # Names are imported on first use (PEP 562), so that spec validation, which needs only
 # TrainConfig, does not import torch through the loop.
-_HOMES = {"TrainConfig": "config", "History": "history", "fit": "loop", "predict": "loop",
+_HOMES = {"TrainConfig": "config", "History": "history", "fit": "loop", "kept_epoch": "loop", "predict": "loop",
           "Objective": "objectives", "Supervised": "objectives", "OPTIMIZERS": "optim", "SCHEDULERS": "optim",
           "save_weights": "checkpoints"}
 
-__all__ = ["OPTIMIZERS", "SCHEDULERS", "History", "Objective", "Supervised", "TrainConfig", "fit", "predict", "save_weights"]
+__all__ = ["OPTIMIZERS", "SCHEDULERS", "History", "Objective", "Supervised", "TrainConfig", "fit", "kept_epoch", "predict",
+           "save_weights"]
 
 
 def __getattr__(name: str):

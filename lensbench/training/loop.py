@@ -43,6 +43,12 @@ NOT_CHECKED_ON_RESUME = ("epochs", "device")
 """Config fields a run may change when it resumes from ``last.pt`` (train longer, elsewhere)."""
 
 
+def kept_epoch(history: History, objective: Objective) -> int:
+    """0-based index of the epoch whose weights :func:`fit` leaves the model with: the best
+    validation epoch's, or the last's when ``objective.keep_best`` is False."""
+    return history.best_epoch if objective.keep_best else history.epochs_run - 1
+
+
 def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, config: TrainConfig, *, objective: Objective,
         device: str = "cpu", checkpoint_dir: Path | str | None = None, progress: bool = True,
         log: Callable[[str], None] | None = None) -> History:
